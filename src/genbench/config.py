@@ -1,0 +1,166 @@
+"""Typed, validated configuration: params.yaml reaches the code once, here, at the stage boundary.
+
+Every section of params.yaml has a pydantic model that forbids unknown keys, refuses wrong types
+and checks ranges. A failure becomes a one-line :class:`ConfigError` naming the key, the value
+and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from genbench.errors import ConfigError
+
+DATASETS = ("mnist5k", "digits", "mnist", "fashion_mnist", "cifar10")
+
+
+class Section(BaseModel):
+    """Base of every config section: strict types, no unknown keys, immutable."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class DataConfig(Section):
+    name: Literal["mnist5k", "digits", "mnist", "fashion_mnist", "cifar10"]
+    val_fraction: float = Field(gt=0, lt=0.5)
+    test_fraction: float = Field(gt=0, lt=0.5)
+    # Expected sha256 of the raw files (images.npy, labels.npy); null = trust the first download.
+    sha256: dict[str, str] | None = None
+
+
+class BudgetConfig(Section):
+    name: str
+    max_steps: int | None = Field(default=None, ge=1)  # caps every model's steps; null = their own
+    evaluator_epochs: int = Field(ge=1)
+    n_samples: int = Field(ge=20)
+
+
+class EngineConfig(Section):
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    checkpoint_every: int = Field(default=500, ge=1)
+    log_every: int = Field(default=25, ge=1)
+    progress: bool = True
+    threads: int = Field(default=0, ge=0)  # torch intra-op threads; 0 = torch's default
+
+
+class EvaluatorConfig(Section):
+    backbone: Literal["classifier", "inception"] = "classifier"
+    inception_weights: str | None = None  # local path of torch-fidelity's pt_inception weights
+    batch_size: int = Field(default=128, ge=1)
+    lr: float = Field(default=1e-3, gt=0)
+    width: int = Field(default=32, ge=4)
+    feature_dim: int = Field(default=128, ge=8)
+    pr_k: int = Field(default=3, ge=1)  # k of the k-NN manifolds of precision/recall
+    kid_subsets: int = Field(default=50, ge=1)
+    kid_subset_size: int = Field(default=100, ge=2)
+
+
+class MlflowConfig(Section):
+    enabled: bool = True
+    experiment: str = "genbench"
+    # null = sqlite database mlflow.db at the repository root (built from $DVC_ROOT).
+    tracking_uri: str | None = None
+
+
+class Params(Section):
+    seed: int = Field(ge=0)
+    data: DataConfig
+    budget: BudgetConfig
+    train: EngineConfig
+    evaluator: EvaluatorConfig
+    mlflow: MlflowConfig
+    models: dict[str, dict[str, Any]]
+
+    def model_config_of(self, name: str):
+        """The validated typed config of model ``name`` (its class comes from ``kind``)."""
+        from genbench.registry import model_config
+
+        if name not in self.models:
+            raise ConfigError(f"models.{name}: not in params.yaml; selected models: "
+                              f"{', '.join(self.models) or '(none)'}")
+        return model_config(name, self.models[name])
+
+
+def format_validation_error(err: ValidationError, prefix: str, model_cls=None) -> str:
+    """One line: ``key = value: what is wrong/allowed`` for the first error pydantic found."""
+    e = err.errors()[0]
+    key = ".".join([prefix, *map(str, e["loc"])] if prefix else map(str, e["loc"]))
+    msg = e["msg"]
+    if e["type"] == "extra_forbidden" and model_cls is not None:
+        msg = f"unknown key; allowed keys: {', '.join(model_cls.model_fields)}"
+    if e["type"] == "missing":
+        return f"{key}: missing (required)"
+    return f"{key} = {e.get('input')!r}: {msg}"
+
+
+def validate(model_cls, data: Any, prefix: str = ""):
+    """``model_cls.model_validate(data)`` with a one-line :class:`ConfigError` on failure."""
+    try:
+        return model_cls.model_validate(data)
+    except ValidationError as err:
+        # The extra-key message names the allowed keys of the section it happened in.
+        loc = err.errors()[0]["loc"]
+        section = model_cls
+        for part in loc[:-1]:
+            field = getattr(section, "model_fields", {}).get(part)
+            ann = getattr(field, "annotation", None)
+            section = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+            if section is None:
+                break
+        raise ConfigError(format_validation_error(err, prefix, section)) from None
+
+
+def repo_root() -> Path:
+    """The DVC repository root: $DVC_ROOT inside a stage, else the first parent with dvc.yaml."""
+    if os.environ.get("DVC_ROOT"):
+        return Path(os.environ["DVC_ROOT"]).resolve()
+    here = Path.cwd().resolve()
+    for d in (here, *here.parents):
+        if (d / "dvc.yaml").exists():
+            return d
+    return here
+
+
+def load_params(path: Path | str = "params.yaml") -> Params:
+    """Read and validate the whole params file (every model section included)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: params file not found (run from the repository root)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    params = validate(Params, raw)
+    for name in params.models:  # validate every model section now: fail fast, before any work
+        params.model_config_of(name)
+    return params
+
+
+def compose_params(overrides: list[str] | None = None, conf_dir: Path | str = "conf") -> dict:
+    """Compose conf/ with Hydra exactly as ``dvc exp run`` does, as a plain dict.
+
+    Used by the test that checks params.yaml is up to date, and by ``make params``.
+    """
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(Path(conf_dir).resolve()), version_base=None):
+        cfg = compose(config_name="config", overrides=overrides or [])
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def write_params(path: Path | str = "params.yaml", overrides: list[str] | None = None) -> dict:
+    """Regenerate params.yaml from conf/ (what ``dvc exp run`` does before running)."""
+    from genbench.io import write_text
+
+    params = compose_params(overrides)
+    header = "# Generated from conf/ by `make params` (or by `dvc exp run`); edit conf/, not this.\n"
+    write_text(path, header + yaml.safe_dump(params, sort_keys=False))
+    return params

@@ -1,0 +1,215 @@
+"""The one training engine. It knows the model contract (:mod:`genbench.models.base`), never
+the objective: a model returns losses per named optimizer group, the engine does the rest —
+device placement, bf16 autocast on GPU, batching from the whole split held as one tensor on the
+device, backward and optimizer steps, logging, atomic checkpoints, resume, NaN detection.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from genbench.config import EngineConfig
+from genbench.data import Split
+from genbench.errors import TrainingError
+from genbench.io import torch_load, torch_save
+from genbench.models.base import Batch, OptimGroup
+from genbench.transforms import Transform
+
+log = logging.getLogger("genbench.engine")
+CHECKPOINT_FORMAT = 1
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        from genbench.errors import ConfigError
+
+        raise ConfigError("train.device = 'cuda': no CUDA device is available; use auto or cpu")
+    return torch.device(name)
+
+
+def make_optimizer(g: OptimGroup) -> torch.optim.Optimizer:
+    if g.optimizer == "adam":
+        return torch.optim.Adam(g.params, lr=g.lr, betas=g.betas, weight_decay=g.weight_decay)
+    if g.optimizer == "rmsprop":
+        return torch.optim.RMSprop(g.params, lr=g.lr, weight_decay=g.weight_decay)
+    if g.optimizer == "sgd":
+        return torch.optim.SGD(g.params, lr=g.lr, momentum=g.betas[0], weight_decay=g.weight_decay)
+    raise ValueError(f"unknown optimizer {g.optimizer!r}")
+
+
+class BatchIndexer:
+    """Minibatch indices without a DataLoader: batch ``b`` is a slice of epoch ``b // per_epoch``'s
+    seeded permutation. Stateless in ``b``, so a resumed run draws exactly the same batches."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, device: torch.device):
+        self.n, self.bs, self.seed, self.device = n, batch_size, seed, device
+        self.per_epoch = max(1, n // batch_size)  # drop the last incomplete batch
+        self._epoch, self._perm = -1, None
+
+    def __call__(self, b: int) -> torch.Tensor:
+        epoch, i = divmod(b, self.per_epoch)
+        if epoch != self._epoch:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._perm = torch.randperm(self.n, generator=g).to(self.device)
+            self._epoch = epoch
+        return self._perm[i * self.bs:(i + 1) * self.bs]
+
+
+@dataclass
+class FitResult:
+    steps: int  # engine steps done in total (0 for closed-form models)
+    seconds: float  # wall time of this call
+    history: list[dict[str, float]] = field(default_factory=list)  # one row per log point
+    resumed_from: int | None = None
+    device: str = "cpu"
+
+
+def _rng_state(device: torch.device) -> dict:
+    state = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def _progress(total: int, initial: int, name: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=f"train {name}", unit="step", disable=not enabled,
+                mininterval=2.0, dynamic_ncols=True)
+
+
+def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: int,
+        batch_size: int, seed: int, engine: EngineConfig, name: str,
+        ckpt_path: Path | str | None = None, meta: dict | None = None,
+        on_log: Callable[[int, dict[str, float]], None] | None = None) -> FitResult:
+    """Train ``model`` on ``split`` for ``steps`` engine steps (or fit it in closed form).
+
+    One engine step runs every optimizer group once, each ``group.steps`` times. ``meta`` is
+    stored in checkpoints; a checkpoint whose ``meta["fingerprint"]`` differs is ignored, so a
+    resume never mixes configs. ``on_log(step, metrics)`` is called every ``engine.log_every``
+    steps with host floats (the only device sync besides checkpoints and the NaN check).
+    """
+    t0 = time.perf_counter()
+    if engine.threads:
+        torch.set_num_threads(engine.threads)
+    device = resolve_device(engine.device)
+    model.to(device)
+    meta = dict(meta or {})
+    groups = model.optimizer_groups()
+    x_all = transform.prepare(split.x.to(device))  # (N, C, H, W) stored form, on the device
+    y_all = split.y.to(device)
+
+    if not groups:  # closed form (PCA, mixtures fitted by EM inside fit)
+        torch.manual_seed(seed)
+        row = {"step": 0, **model.fit(transform.batch(x_all), y_all)}
+        if on_log:
+            on_log(0, row)
+        return FitResult(0, time.perf_counter() - t0, [row], device=str(device))
+
+    opts = {g: make_optimizer(spec) for g, spec in groups.items()}
+    torch.manual_seed(seed)
+    start, history, resumed = 0, [], None
+    ckpt_path = Path(ckpt_path) if ckpt_path else None
+    if ckpt_path and ckpt_path.exists():
+        ck = torch_load(ckpt_path)
+        if ck.get("fingerprint") == meta.get("fingerprint") and ck.get("step", 0) <= steps:
+            model.load_state_dict(ck["model"])
+            for g, opt in opts.items():
+                opt.load_state_dict(ck["optimizers"][g])
+            _set_rng_state(ck["rng"], device)
+            start, history, resumed = ck["step"], list(ck["history"]), ck["step"]
+            log.warning("%s: resuming from checkpoint step %d (%s)", name, start, ckpt_path)
+        else:
+            log.warning("%s: ignoring checkpoint %s (other config, data or longer run)", name,
+                        ckpt_path)
+
+    index = BatchIndexer(len(split), batch_size, seed, device)
+    draws = sum(spec.steps for spec in groups.values())  # batches drawn per engine step
+    freeze = len(groups) > 1  # don't compute grads of the other groups' params (e.g. D in a G step)
+    all_params = [p for spec in groups.values() for p in spec.params]
+    use_amp = device.type == "cuda"
+    sums: dict[str, torch.Tensor] = {}
+    count = 0
+    pending: tuple[int, list[tuple[str, torch.Tensor]]] | None = None
+    bar = _progress(steps, start, name, engine.progress)
+
+    def check(step: int, losses: list[tuple[str, torch.Tensor]]) -> None:
+        bad = [g for g, loss in losses if not torch.isfinite(loss).item()]
+        if bad:
+            last = ck_step_on_disk()
+            raise TrainingError(f"{name}: non-finite loss in group {bad[0]!r} at step {step}; "
+                                f"stopped; last good checkpoint: "
+                                f"{f'step {last} in {ckpt_path}' if last is not None else 'none'}")
+
+    def ck_step_on_disk() -> int | None:
+        return torch_load(ckpt_path)["step"] if ckpt_path and ckpt_path.exists() else None
+
+    try:
+        for step in range(start, steps):
+            b = step * draws
+            step_losses: list[tuple[str, torch.Tensor]] = []
+            for g, spec in groups.items():
+                if freeze:
+                    mine = {id(p) for p in spec.params}
+                    for p in all_params:
+                        p.requires_grad_(id(p) in mine)
+                for _ in range(spec.steps):
+                    idx = index(b)
+                    b += 1
+                    batch = Batch(transform.batch(x_all[idx]), y_all[idx])
+                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                        out = model.losses(batch, g)
+                    loss = out["loss"]
+                    opts[g].zero_grad(set_to_none=True)
+                    loss.backward()
+                    opts[g].step()
+                    model.on_step_end(g)
+                    step_losses.append((g, loss.detach()))
+                    for k, v in out.items():
+                        key = f"{g}/{k}" if len(groups) > 1 else k
+                        sums[key] = sums.get(key, 0) + v.detach().float()
+            count += 1
+            # NaN/inf check of the previous step: its result is ready by now, so reading it
+            # does not stall the device; a bad loss stops the run within one step.
+            if pending is not None:
+                check(*pending)
+            pending = (step, step_losses)
+            done = step + 1
+            if done % engine.log_every == 0 or done == steps:
+                row = {"step": done, **{k: float(v) / count for k, v in sums.items()}}
+                history.append(row)
+                sums, count = {}, 0
+                bar.set_postfix({k: f"{v:.4g}" for k, v in row.items() if k != "step"},
+                                refresh=False)
+                if on_log:
+                    on_log(done, row)
+            bar.update(1)
+            if ckpt_path and (done % engine.checkpoint_every == 0 or done == steps):
+                check(*pending)  # never write a checkpoint from a diverged state
+                pending = None
+                torch_save(ckpt_path, {
+                    "format": CHECKPOINT_FORMAT, "step": done, "fingerprint": meta.get("fingerprint"),
+                    "meta": meta, "model": model.state_dict(),
+                    "optimizers": {g: o.state_dict() for g, o in opts.items()},
+                    "rng": _rng_state(device), "history": history})
+        if pending is not None:
+            check(*pending)
+    finally:
+        bar.close()
+        for p in all_params:
+            p.requires_grad_(True)
+    return FitResult(steps, time.perf_counter() - t0, history, resumed, str(device))

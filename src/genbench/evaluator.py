@@ -1,0 +1,167 @@
+"""The shared evaluator: a domain classifier trained on the train split (stage ``evaluator``),
+whose penultimate features and softmax judge every model's samples, and the sample metrics.
+
+Backbones: ``classifier`` (default, trained here) or ``inception`` (torch-fidelity's InceptionV3
+read from a local weights file; class coverage still uses the domain classifier).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genbench import metrics as M
+from genbench.config import EvaluatorConfig
+from genbench.errors import ConfigError, DataError
+from genbench.io import torch_load, torch_save
+from genbench.models.base import Batch, OptimGroup
+from genbench.nn import ConvClassifier
+from genbench.transforms import to_unit
+
+
+def random_shift(x: torch.Tensor, max_shift: float) -> torch.Tensor:
+    """Translate each image by up to ``max_shift`` pixels (one batched affine warp). (B, C, H, W)"""
+    b, _, h, w = x.shape
+    theta = torch.zeros(b, 2, 3, device=x.device)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1
+    shift = (torch.rand(b, 2, device=x.device) * 2 - 1) * max_shift
+    theta[:, 0, 2] = shift[:, 0] * 2 / w  # affine_grid works in [-1, 1] coordinates
+    theta[:, 1, 2] = shift[:, 1] * 2 / h
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
+
+
+class ClassifierTrainer(nn.Module):
+    """The classifier in the engine's contract: one optimizer group, cross-entropy loss."""
+
+    kind = "evaluator"
+
+    def __init__(self, net: ConvClassifier, lr: float, max_shift: float):
+        super().__init__()
+        self.net, self.lr, self.max_shift = net, lr, max_shift
+
+    def optimizer_groups(self):
+        return {"clf": OptimGroup(list(self.net.parameters()), lr=self.lr)}
+
+    def losses(self, batch: Batch, group: str):
+        x = random_shift(batch.x, self.max_shift) if self.max_shift else batch.x
+        logits = self.net(x)
+        acc = (logits.argmax(1) == batch.y).float().mean()
+        return {"loss": F.cross_entropy(logits, batch.y), "acc": acc.detach()}
+
+    def on_step_end(self, group):
+        pass
+
+
+def build_classifier(cfg: EvaluatorConfig, shape, num_classes) -> ConvClassifier:
+    return ConvClassifier(tuple(shape), num_classes, cfg.width, cfg.feature_dim)
+
+
+def save_classifier(path, net: ConvClassifier, cfg: EvaluatorConfig, shape, num_classes) -> None:
+    torch_save(path, {"format": 1, "kind": "evaluator", "config": cfg.model_dump(),
+                      "shape": list(shape), "num_classes": num_classes,
+                      "state": net.state_dict()})
+
+
+def load_classifier(path) -> ConvClassifier:
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: evaluator missing; run the evaluator stage first")
+    rec = torch_load(path)
+    net = build_classifier(EvaluatorConfig.model_validate(rec["config"]), rec["shape"],
+                           rec["num_classes"])
+    net.load_state_dict(rec["state"])
+    return net.eval()
+
+
+@torch.no_grad()
+def _batched(fn, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    return torch.cat([fn(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+@torch.no_grad()
+def accuracy(net: ConvClassifier, x_uint8: torch.Tensor, y: torch.Tensor) -> float:
+    logits = _batched(lambda b: net(to_unit(b)), x_uint8)
+    return float((logits.argmax(1) == y).float().mean())
+
+
+class Inception(nn.Module):
+    """torch-fidelity's InceptionV3 (the FID reference network) from a local weights file."""
+
+    def __init__(self, weights: str | None):
+        super().__init__()
+        if not weights or not Path(weights).is_file():
+            raise ConfigError(
+                f"evaluator.inception_weights = {weights!r}: file not found; the inception "
+                f"backbone needs torch-fidelity's pt_inception-2015-12-05-6726825d.pth on disk "
+                f"(it is never downloaded); or use evaluator.backbone=classifier")
+        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+        self.net = FeatureExtractorInceptionV3(
+            "inception-v3-compat", ["2048", "logits_unbiased"], feature_extractor_weights_path=weights)
+
+    def forward(self, x_uint8: torch.Tensor):  # (B, C, H, W) uint8 -> ((B, 2048), (B, 1008))
+        if x_uint8.shape[1] == 1:
+            x_uint8 = x_uint8.expand(-1, 3, -1, -1)
+        return self.net(x_uint8)
+
+
+class FeatureExtractor:
+    """Features (for FID/KID/PR), logits (for IS) and domain-class predictions of uint8 images."""
+
+    def __init__(self, classifier: ConvClassifier, cfg: EvaluatorConfig):
+        self.clf = classifier.eval()
+        self.inception = Inception(cfg.inception_weights).eval() if cfg.backbone == "inception" \
+            else None
+
+    @torch.no_grad()
+    def __call__(self, x_uint8: torch.Tensor) -> dict[str, torch.Tensor]:
+        clf_logits = _batched(lambda b: self.clf(to_unit(b)), x_uint8)
+        if self.inception is None:
+            feats = _batched(lambda b: self.clf.features(to_unit(b)), x_uint8)
+            logits = clf_logits
+        else:
+            out = [self.inception(x_uint8[i:i + 100]) for i in range(0, len(x_uint8), 100)]
+            feats, logits = torch.cat([o[0] for o in out]), torch.cat([o[1] for o in out])
+        return {"features": feats.double(), "logits": logits.double(),
+                "pred": clf_logits.argmax(1), "conf": clf_logits.softmax(1).max(1).values}
+
+
+def sample_metrics(extract: FeatureExtractor, reference: torch.Tensor, candidates: torch.Tensor,
+                   cfg: EvaluatorConfig, num_classes: int, seed: int = 0,
+                   ref_feats: dict | None = None) -> dict:
+    """All sample metrics of ``candidates`` (N, C, H, W) uint8 against ``reference`` images.
+
+    FID/KID use the whole reference set; precision/recall use a seeded reference subset of the
+    candidates' size (the metric is biased by unequal set sizes).
+    """
+    ref = ref_feats or extract(reference)
+    out = extract(candidates)
+    n = len(candidates)
+    g = torch.Generator().manual_seed(seed)
+    sub = torch.randperm(len(reference), generator=g)[:n]
+    kid_mean, kid_std = M.kid(ref["features"], out["features"], cfg.kid_subsets,
+                              cfg.kid_subset_size, seed)
+    is_mean, is_std = M.inception_score(out["logits"], seed=seed)
+    precision, recall = M.precision_recall(ref["features"][sub], out["features"], cfg.pr_k)
+    return {"n": n, "fid": M.fid(ref["features"], out["features"]), "kid": kid_mean,
+            "kid_std": kid_std, "is": is_mean, "is_std": is_std, "precision": precision,
+            "recall": recall, "mean_confidence": float(out["conf"].mean()),
+            **M.class_coverage(out["pred"], num_classes)}
+
+
+def evaluator_steps(epochs: int, n_train: int, batch_size: int) -> int:
+    return epochs * max(1, n_train // batch_size)
+
+
+def max_shift_for(shape) -> float:
+    """±2 px translations on MNIST-size images; none on 8x8 digits where 2 px is a quarter."""
+    return 2.0 if min(shape[1:]) >= 16 else 0.0
+
+
+__all__ = ["ClassifierTrainer", "FeatureExtractor", "accuracy", "build_classifier",
+           "evaluator_steps", "load_classifier", "max_shift_for", "sample_metrics",
+           "save_classifier"]

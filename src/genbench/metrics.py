@@ -1,0 +1,105 @@
+"""Sample-quality metrics on evaluator features (seed 004's evaluation table).
+
+FID, KID and the Inception-style score are torchmetrics' implementations, fed with features
+from our own extractor (an identity "network" over precomputed features, so every image goes
+through the extractor once). Precision/recall follow Kynkäänniemi et al. 2019 (k-NN manifolds).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import torch
+from torch import nn
+
+
+# torchmetrics warns that KID/IS keep all features in memory: by design here (a few MB).
+warnings.filterwarnings("ignore", message=".*will save all extracted features in buffer.*")
+
+
+class _Precomputed(nn.Module):
+    """Lets torchmetrics consume features we already computed: forward is the identity."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.num_features = dim
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        return f
+
+
+def fid(f_real: torch.Tensor, f_fake: torch.Tensor) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (N, F)."""
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    m = FrechetInceptionDistance(feature=_Precomputed(f_real.shape[1]), reset_real_features=True)
+    m.update(f_real.double(), real=True)
+    m.update(f_fake.double(), real=False)
+    return float(m.compute())
+
+
+def kid(f_real: torch.Tensor, f_fake: torch.Tensor, subsets: int, subset_size: int,
+        seed: int = 0) -> tuple[float, float]:
+    """Kernel (MMD², cubic polynomial kernel) distance: mean and std over random subsets."""
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    size = min(subset_size, len(f_real), len(f_fake))
+    m = KernelInceptionDistance(feature=_Precomputed(f_real.shape[1]), subsets=subsets,
+                                subset_size=size)
+    m.update(f_real.double(), real=True)
+    m.update(f_fake.double(), real=False)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # subsets are drawn with the global RNG
+        mean, std = m.compute()
+    return float(mean), float(std)
+
+
+def inception_score(logits: torch.Tensor, splits: int = 10, seed: int = 0) -> tuple[float, float]:
+    """exp E_x KL(p(y|x) || p(y)) from classifier logits (N, K); mean and std over splits."""
+    from torchmetrics.image.inception import InceptionScore
+
+    m = InceptionScore(feature=_Precomputed(logits.shape[1]), splits=min(splits, len(logits)))
+    m.update(logits.double())
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        mean, std = m.compute()
+    return float(mean), float(std)
+
+
+def _kth_nn_radius(f: torch.Tensor, k: int) -> torch.Tensor:
+    """Distance from each row to its k-th nearest other row. (N, F) -> (N,)"""
+    d = torch.cdist(f, f)
+    return d.kthvalue(k + 1, dim=1).values  # +1: the row itself is at distance 0
+
+
+def precision_recall(f_real: torch.Tensor, f_fake: torch.Tensor, k: int = 3) -> tuple[float, float]:
+    """Improved precision and recall (Kynkäänniemi et al. 2019).
+
+    precision: share of fakes inside the real manifold (union of k-NN balls around reals);
+    recall: share of reals inside the fake manifold.
+    """
+    f_real, f_fake = f_real.float(), f_fake.float()
+    r_real, r_fake = _kth_nn_radius(f_real, k), _kth_nn_radius(f_fake, k)
+    d = torch.cdist(f_fake, f_real)  # (N_fake, N_real)
+    precision = (d <= r_real[None, :]).any(1).float().mean()
+    recall = (d.T <= r_fake[None, :]).any(1).float().mean()
+    return float(precision), float(recall)
+
+
+def class_coverage(pred: torch.Tensor, num_classes: int, min_share: float = 0.01) -> dict:
+    """Class histogram of predicted labels (N,): classes holding ≥ ``min_share`` of samples and
+    KL(histogram || uniform) in nats (0 = perfectly balanced, log K = one class)."""
+    hist = torch.bincount(pred, minlength=num_classes).double()
+    p = hist / hist.sum()
+    nz = p > 0
+    kl = float((p[nz] * (p[nz] * num_classes).log()).sum())
+    return {"classes_covered": int((p >= min_share).sum()), "class_kl": kl,
+            "class_hist": [round(float(v), 4) for v in p]}
+
+
+def bits_per_dim(nll_nats: float, dim: int, discrete: bool) -> float:
+    """Nats per image -> bits per dimension. Continuous densities on [0,1] pixels are moved to the
+    8-bit scale (density on [0,256)^D = density on [0,1)^D / 256^D) so they compare with
+    discrete models."""
+    return (nll_nats + (0.0 if discrete else dim * math.log(256))) / (dim * math.log(2))

@@ -1,0 +1,136 @@
+"""The model contract every genbench model fits; the engine (:mod:`genbench.engine`) knows only this.
+
+A model
+
+- declares named optimizer groups (:meth:`optimizer_groups`): one for a VAE, ``disc`` and ``gen``
+  with their own step ratio for a GAN, none for a closed-form model (which implements :meth:`fit`);
+- returns its losses for a batch and a group (:meth:`losses`); the engine does backward and steps;
+- samples images in [0, 1] (:meth:`sample`) from an explicit random generator;
+- where it exists: ``log_likelihood(x)`` (nats per image, with :attr:`likelihood` saying whether it
+  is exact or a bound), ``encode``/``decode``/``reconstruct``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from math import prod
+from typing import ClassVar, NamedTuple
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from genbench.config import Section
+
+
+class ModelConfig(Section):
+    """Fields every model config has. ``kind`` picks the registered class."""
+
+    kind: str
+
+
+class TrainableConfig(ModelConfig):
+    """Fields of every model trained by gradient steps through the engine."""
+
+    steps: int = Field(ge=1)
+    batch_size: int = Field(ge=1)
+
+
+class Batch(NamedTuple):
+    x: torch.Tensor  # (B, C, H, W) floats in the model's input space
+    y: torch.Tensor  # (B,) int64 class labels
+
+
+@dataclass
+class OptimGroup:
+    """Parameters stepped together by one optimizer.
+
+    ``steps``: updates of this group per engine step (k discriminator steps per generator step).
+    """
+
+    params: list[nn.Parameter]
+    lr: float
+    betas: tuple[float, float] = (0.9, 0.999)
+    steps: int = 1
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+class GenerativeModel(nn.Module):
+    """Base class of registered models. Subclasses set ``Config`` and implement the contract."""
+
+    kind: ClassVar[str]  # set by @register
+    Config: ClassVar[type[ModelConfig]]
+    #: "exact", "lower bound (ELBO)", ... or None when the model has no likelihood.
+    likelihood: ClassVar[str | None] = None
+
+    def __init__(self, cfg: ModelConfig, shape: tuple[int, int, int], num_classes: int):
+        super().__init__()
+        self.cfg = cfg
+        self.shape = tuple(shape)
+        self.num_classes = num_classes
+        self.dim = prod(shape)
+
+    # --- training -------------------------------------------------------------------------
+    @property
+    def input_transform(self) -> str:
+        """Name of the :mod:`genbench.transforms` transform applied to batches."""
+        return "unit"
+
+    def optimizer_groups(self) -> dict[str, OptimGroup]:
+        return {}
+
+    def losses(self, batch: Batch, group: str) -> dict[str, torch.Tensor]:
+        """Scalar losses for ``group``; ``"loss"`` is the one backpropagated."""
+        raise NotImplementedError
+
+    def on_step_end(self, group: str) -> None:
+        """Hook after an optimizer step of ``group`` (weight clipping, control variables)."""
+
+    def fit(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        """Closed-form fit on the whole (transformed) train split; models without groups only."""
+        raise NotImplementedError(f"{self.kind} has optimizer groups; train it with the engine")
+
+    # --- sampling -------------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        for t in [*self.parameters(), *self.buffers()]:
+            return t.device
+        return torch.device("cpu")
+
+    def randn(self, *shape: int, generator: torch.Generator | None) -> torch.Tensor:
+        """Standard normal noise drawn on the CPU from ``generator`` (same samples on any device)."""
+        return torch.randn(*shape, generator=generator).to(self.device)
+
+    def _sample(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        """``n`` samples (n, C, H, W) in [0, 1]."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None, batch_size: int = 1000
+               ) -> torch.Tensor:
+        """``n`` samples (n, C, H, W) in [0, 1], drawn in batches in eval mode."""
+        was_training = self.training
+        self.eval()
+        try:
+            out = [self._sample(min(batch_size, n - i), generator) for i in range(0, n, batch_size)]
+        finally:
+            self.train(was_training)
+        return torch.cat(out).clamp_(0, 1)
+
+    # --- evaluation on test data ----------------------------------------------------------
+    def test_metrics(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per-image test quantities (B,) for a batch in model input space.
+
+        Default: ``log_likelihood`` if the model has one, ``recon_mse`` if it reconstructs.
+        """
+        out = {}
+        if self.likelihood is not None:
+            out["log_likelihood"] = self.log_likelihood(x)
+        if hasattr(self, "reconstruct"):
+            out["recon_mse"] = (self.reconstruct(x) - x).pow(2).flatten(1).mean(1)
+        return out
+
+    def log_likelihood(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B,) nats
+        raise NotImplementedError(f"{self.kind} has no likelihood")

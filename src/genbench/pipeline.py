@@ -1,0 +1,233 @@
+"""One library function per DVC stage. Stage scripts in ``stages/`` only parse paths and call
+these; every path comes from dvc.yaml, every setting from the validated :class:`Params`."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import time
+from pathlib import Path
+
+import torch
+
+from genbench import data as D
+from genbench import transforms as T
+from genbench.config import Params
+from genbench.errors import ConfigError
+from genbench.io import read_json, torch_load, torch_save, write_json, write_text
+
+log = logging.getLogger("genbench")
+
+
+def fingerprint(*parts) -> str:
+    """Stable hash of JSON-able parts: a checkpoint resumes only under the same fingerprint."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _split_fingerprint(processed_dir: Path) -> str:
+    return hashlib.sha256((Path(processed_dir) / "train.pt").read_bytes()).hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------- data stages
+def download(params: Params, out_dir) -> dict:
+    return D.download(params.data, out_dir)
+
+
+def preprocess(params: Params, raw_dir, out_dir) -> dict:
+    return D.preprocess(params.data, raw_dir, out_dir, params.seed)
+
+
+# ----------------------------------------------------------------------------- evaluator stage
+def train_evaluator(params: Params, processed_dir, out_model, out_metrics, ckpt_path) -> dict:
+    """Stage ``evaluator``: train the domain classifier, report its accuracy and the real-data floor
+    (the sample metrics of held-out real images)."""
+    from genbench import engine
+    from genbench import evaluator as E
+
+    cfg = params.evaluator
+    meta = D.load_meta(processed_dir)
+    train, val, test = (D.load_split(processed_dir, s) for s in D.SPLITS)
+    if cfg.batch_size > len(train):
+        raise ConfigError(f"evaluator.batch_size = {cfg.batch_size}: must be ≤ the train split "
+                          f"size ({len(train)})")
+    net = E.build_classifier(cfg, meta["shape"], meta["num_classes"])
+    trainer = E.ClassifierTrainer(net, cfg.lr, E.max_shift_for(meta["shape"]))
+    steps = E.evaluator_steps(params.budget.evaluator_epochs, len(train), cfg.batch_size)
+    fp = fingerprint(cfg.model_dump(), steps, params.seed, _split_fingerprint(processed_dir))
+    result = engine.fit(trainer, train, transform=T.get("unit"), steps=steps,
+                        batch_size=cfg.batch_size, seed=params.seed, engine=params.train,
+                        name="evaluator", ckpt_path=ckpt_path, meta={"fingerprint": fp})
+    net.cpu().eval()
+    E.save_classifier(out_model, net, cfg, meta["shape"], meta["num_classes"])
+
+    t0 = time.perf_counter()
+    extract = E.FeatureExtractor(net, cfg)
+    heldout = torch.cat([val.x, test.x])
+    n = min(params.budget.n_samples, len(heldout))
+    pick = torch.randperm(len(heldout), generator=torch.Generator().manual_seed(params.seed))[:n]
+    floor = E.sample_metrics(extract, train.x, heldout[pick], cfg, meta["num_classes"], params.seed)
+    out = {"test_accuracy": E.accuracy(net, test.x, test.y),
+           "val_accuracy": E.accuracy(net, val.x, val.y),
+           "train_seconds": result.seconds, "steps": steps, "backbone": cfg.backbone,
+           "floor": floor, "floor_seconds": time.perf_counter() - t0}
+    write_json(out_metrics, out)
+    return out
+
+
+# ----------------------------------------------------------------------------- model stages
+def build_model(params: Params, name: str, meta: dict):
+    from genbench.registry import model_class
+
+    cfg = params.model_config_of(name)
+    try:
+        return model_class(cfg.kind)(cfg, tuple(meta["shape"]), meta["num_classes"])
+    except ConfigError as err:  # a model's own checks name the field; add the section
+        raise ConfigError(f"models.{name}.{err}") from None
+
+
+def _write_history_csv(path, history: list[dict]) -> None:
+    keys = ["step"] + sorted({k for row in history for k in row if k != "step"})
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    for row in history:
+        w.writerow({k: row.get(k, "") for k in keys})
+    write_text(path, buf.getvalue())
+
+
+def train(params: Params, name: str, processed_dir, out_model, out_losses, out_info,
+          ckpt_path) -> dict:
+    """Stage ``train@<name>``: fit the model through the engine, track it in MLflow, save it."""
+    from genbench import engine, tracking
+    from genbench.checkpoint import save_model
+
+    cfg = params.model_config_of(name)
+    meta = D.load_meta(processed_dir)
+    model = build_model(params, name, meta)  # validates model-specific ranges before any work
+    train_split = D.load_split(processed_dir, "train")
+    steps = getattr(cfg, "steps", 0)
+    if params.budget.max_steps and steps:
+        steps = min(steps, params.budget.max_steps)
+    batch_size = getattr(cfg, "batch_size", len(train_split))
+    if batch_size > len(train_split):
+        raise ConfigError(f"models.{name}.batch_size = {batch_size}: must be ≤ the train split "
+                          f"size ({len(train_split)})")
+    fp = fingerprint(cfg.model_dump(), steps, params.seed, _split_fingerprint(processed_dir))
+    with tracking.run(params.mlflow, model=name, kind=cfg.kind) as run:
+        run.log_params({"model": cfg.model_dump(), "seed": params.seed,
+                        "data": params.data.model_dump(exclude={"sha256"}),
+                        "budget": params.budget.model_dump(), "train": params.train.model_dump(),
+                        "effective_steps": steps})
+        result = engine.fit(model, train_split, transform=T.get(model.input_transform),
+                            steps=steps, batch_size=batch_size, seed=params.seed,
+                            engine=params.train, name=name, ckpt_path=ckpt_path,
+                            meta={"fingerprint": fp, "name": name},
+                            on_log=lambda step, row: run.log_metrics(row, step))
+        save_model(out_model, model.cpu(), name=name, step=result.steps,
+                   extra={"mlflow_run_id": run.run_id, "fingerprint": fp})
+        _write_history_csv(out_losses, result.history)
+        info = {"model": name, "kind": cfg.kind, "steps": result.steps, "batch_size": batch_size,
+                "train_seconds": result.seconds, "device": result.device,
+                "resumed_from_step": result.resumed_from,
+                "images_per_second": (result.steps * batch_size / result.seconds
+                                      if result.steps else None),
+                "final": {k: v for k, v in (result.history[-1] if result.history else {}).items()
+                          if k != "step"}}
+        run.log_metrics({"train_seconds": result.seconds})
+        run.log_artifact(out_model, "checkpoint")
+        write_json(out_info, info)
+    return info
+
+
+def sample(params: Params, name: str, model_path, out_samples, out_grid, out_info) -> dict:
+    """Stage ``sample@<name>``: ``budget.n_samples`` seeded samples as uint8 + a PNG grid."""
+    from torchvision.utils import save_image
+
+    from genbench import tracking
+    from genbench.checkpoint import load_model
+    from genbench.engine import resolve_device
+
+    model, rec = load_model(model_path)
+    model.to(resolve_device(params.train.device))
+    t0 = time.perf_counter()
+    g = torch.Generator().manual_seed(params.seed)  # same seed -> same samples
+    x = model.sample(params.budget.n_samples, g).cpu()  # (N, C, H, W) in [0, 1]
+    seconds = time.perf_counter() - t0
+    x8 = (x * 255).round().to(torch.uint8)  # stored like the real data, judged like it
+    torch_save(out_samples, {"x": x8})
+    grid_n = min(100, len(x))
+    Path(out_grid).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(out_grid).with_suffix(".tmp.png")
+    save_image(x[:grid_n], tmp, nrow=int(grid_n ** 0.5), padding=2, pad_value=0.5)
+    tmp.replace(out_grid)
+    info = {"n": len(x), "sample_seconds": seconds}
+    write_json(out_info, info)
+    with tracking.run(params.mlflow, model=name, kind=rec["kind"],
+                      run_id=rec.get("mlflow_run_id")) as run:
+        run.log_metrics({"sample_seconds": seconds})
+        run.log_artifact(out_grid, "samples")
+    return info
+
+
+@torch.no_grad()
+def _test_quantities(model, test: D.Split, batch_size: int = 250) -> dict[str, float]:
+    """Means over the test split of the model's per-image test metrics."""
+    tf = T.eval_transform(model.input_transform)
+    x_all = tf.prepare(test.x)
+    sums: dict[str, float] = {}
+    torch.manual_seed(0)  # stochastic bounds (ELBO/IWAE) are reproducible
+    for i in range(0, len(x_all), batch_size):
+        for k, v in model.test_metrics(tf.batch(x_all[i:i + batch_size])).items():
+            sums[k] = sums.get(k, 0.0) + float(v.double().sum())
+    return {k: v / len(x_all) for k, v in sums.items()}
+
+
+def evaluate(params: Params, name: str, processed_dir, evaluator_path, model_path, samples_path,
+             out_metrics) -> dict:
+    """Stage ``evaluate@<name>``: sample metrics against the train split, plus test NLL/MSE."""
+    from genbench import evaluator as E
+    from genbench import metrics as M
+    from genbench import tracking
+    from genbench.checkpoint import load_model
+
+    t0 = time.perf_counter()
+    meta = D.load_meta(processed_dir)
+    train_split, val, test = (D.load_split(processed_dir, s) for s in D.SPLITS)
+    model, rec = load_model(model_path)
+    samples = torch_load(samples_path)["x"]
+    n = min(params.budget.n_samples, len(val) + len(test), len(samples))  # = the floor's n
+    extract = E.FeatureExtractor(E.load_classifier(evaluator_path), params.evaluator)
+    out = E.sample_metrics(extract, train_split.x, samples[:n], params.evaluator,
+                           meta["num_classes"], params.seed)
+    q = _test_quantities(model, test)
+    if "log_likelihood" in q:
+        discrete = model.input_transform.startswith("binary")
+        nll = -q.pop("log_likelihood")
+        out.update(nll_nats=nll, bits_per_dim=M.bits_per_dim(nll, model.dim, discrete),
+                   likelihood=model.likelihood,
+                   pixels="binarised (static, seeded)" if discrete else "continuous [0,1]")
+    if "elbo" in q:
+        out["elbo_nats"] = q.pop("elbo")
+    out.update(q)
+    out["eval_seconds"] = time.perf_counter() - t0
+    write_json(out_metrics, out)
+    with tracking.run(params.mlflow, model=name, kind=rec["kind"],
+                      run_id=rec.get("mlflow_run_id")) as run:
+        run.log_metrics(out)
+    return out
+
+
+def report(params: Params, metrics_dir, evaluator_metrics, models_dir, samples_dir, out_md,
+           out_html, out_figures, out_summary, out_plot) -> dict:
+    from genbench.report import build_report
+
+    return build_report(params, Path(metrics_dir), Path(evaluator_metrics), Path(models_dir),
+                        Path(samples_dir), Path(out_md), Path(out_html), Path(out_figures),
+                        Path(out_summary), Path(out_plot))
+
+
+__all__ = ["download", "evaluate", "preprocess", "read_json", "report", "sample", "train",
+           "train_evaluator"]

@@ -1,0 +1,58 @@
+"""The model registry: ``@register("vae")`` on a class is all a model needs to be selectable.
+
+A registered class carries its own typed config (``Config``, a pydantic model whose ``kind``
+names the class). params.yaml's ``models.<name>`` sections pick a class by ``kind``, so one class
+serves many named variants (``beta_vae`` = ``kind: vae`` with ``beta: 4``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from genbench.errors import ConfigError
+
+_MODELS: dict[str, type] = {}
+
+
+def register(kind: str) -> Callable[[type], type]:
+    """Class decorator: make a model class selectable as ``kind: <kind>``."""
+
+    def deco(cls: type) -> type:
+        if kind in _MODELS:
+            raise ValueError(f"model kind {kind!r} registered twice")
+        cls.kind = kind
+        _MODELS[kind] = cls
+        return cls
+
+    return deco
+
+
+def _load_builtin_models() -> None:
+    import genbench.models  # noqa: F401  (importing the package registers every model)
+
+
+def registered() -> dict[str, type]:
+    _load_builtin_models()
+    return dict(sorted(_MODELS.items()))
+
+
+def model_class(kind: str) -> type:
+    models = registered()
+    if kind not in models:
+        raise ConfigError(f"unknown model kind {kind!r}; registered: {', '.join(models)}")
+    return models[kind]
+
+
+def model_config(name: str, section: dict[str, Any]):
+    """Validate ``models.<name>`` into the typed config of the class its ``kind`` names."""
+    from genbench.config import validate
+
+    if not isinstance(section, dict):
+        raise ConfigError(f"models.{name} = {section!r}: expected a mapping of model settings")
+    kind = section.get("kind")
+    if kind is None:
+        raise ConfigError(f"models.{name}.kind: missing; registered kinds: {', '.join(registered())}")
+    if kind not in registered():
+        raise ConfigError(f"models.{name}.kind = {kind!r}: unknown model; registered: "
+                          f"{', '.join(registered())}")
+    return validate(model_class(kind).Config, section, prefix=f"models.{name}")

@@ -1,0 +1,176 @@
+"""The report: built only from DVC outputs (never from MLflow), for the models in params.yaml.
+
+Writes report.md and report.html (figures beside them), summary.json (DVC metrics) and a long
+CSV of the headline metrics (DVC plots).
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from genbench.config import Params
+from genbench.errors import DataError
+from genbench.io import read_json, write_json, write_text
+
+COLUMNS = {  # metric key -> column title, in table order
+    "fid": "FID ↓", "kid": "KID ↓", "is": "IS ↑", "precision": "precision ↑",
+    "recall": "recall ↑", "classes_covered": "classes", "class_kl": "class KL ↓",
+    "nll_nats": "NLL nats ↓", "bits_per_dim": "bits/dim ↓", "elbo_nats": "ELBO nats",
+    "recon_mse": "recon MSE ↓", "n": "n samples", "seconds": "time s"}
+BARS = ("fid", "kid", "precision", "recall")
+
+
+def _read(path: Path, what: str) -> dict:
+    if not path.exists():
+        raise DataError(f"{path}: missing {what}; run the pipeline up to it first (dvc repro)")
+    return read_json(path)
+
+
+def collect(params: Params, metrics_dir: Path, evaluator_metrics: Path, models_dir: Path,
+            samples_dir: Path) -> tuple[pd.DataFrame, dict]:
+    """One row per model present in params.yaml (stale outputs of dropped models are ignored),
+    plus the held-out real-data floor."""
+    rows, details = [], {}
+    for name in params.models:
+        m = _read(metrics_dir / f"{name}.json", f"metrics of {name}")
+        t = _read(models_dir / name / "train.json", f"train info of {name}")
+        s = _read(samples_dir / name / "sample.json", f"sample info of {name}")
+        seconds = t["train_seconds"] + s["sample_seconds"] + m["eval_seconds"]
+        rows.append({"model": name, "kind": t["kind"], **m, "seconds": seconds,
+                     "train_seconds": t["train_seconds"], "sample_seconds": s["sample_seconds"],
+                     "steps": t["steps"]})
+        details[name] = {"metrics": m, "train": t, "sample": s}
+    ev = _read(evaluator_metrics, "evaluator metrics")
+    rows.append({"model": "real (held-out)", "kind": "floor", **ev["floor"]})
+    return pd.DataFrame(rows).set_index("model"), {"models": details, "evaluator": ev}
+
+
+def _fmt_table(df: pd.DataFrame) -> pd.DataFrame:
+    cols = [c for c in COLUMNS if c in df.columns]
+    out = df[cols].rename(columns=COLUMNS)
+
+    def fmt(v):
+        if pd.isna(v):
+            return "–"
+        if isinstance(v, float):
+            return f"{v:.4f}" if abs(v) < 1 else f"{v:.4g}" if abs(v) < 1e4 else f"{v:.3e}"
+        return str(v)
+
+    return out.apply(lambda col: col.map(fmt))
+
+
+def _loss_figure(path: Path, name: str, models_dir: Path) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    f = models_dir / name / "losses.csv"
+    if not f.exists():
+        return False
+    df = pd.read_csv(f)
+    if len(df) < 2:
+        return False
+    fig, ax = plt.subplots(figsize=(5, 3))
+    for col in df.columns:
+        if col != "step" and df[col].notna().any():
+            ax.plot(df["step"], df[col], label=col)
+    ax.set_xlabel("step")
+    ax.set_title(f"{name}: training curves")
+    ax.legend(fontsize=7)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return True
+
+
+def _bar_figure(path: Path, df: pd.DataFrame) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(BARS), figsize=(3.2 * len(BARS), 3))
+    for ax, key in zip(axes, BARS):
+        vals = df[key].astype(float)
+        colors = ["0.6" if k == "floor" else "C0" for k in df["kind"]]
+        ax.barh(range(len(vals)), vals.values, color=colors)
+        ax.set_yticks(range(len(vals)), vals.index, fontsize=7)
+        ax.set_title(key)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def build_report(params: Params, metrics_dir: Path, evaluator_metrics: Path, models_dir: Path,
+                 samples_dir: Path, out_md: Path, out_html: Path, out_figures: Path,
+                 out_summary: Path, out_plot: Path) -> dict:
+    df, details = collect(params, metrics_dir, evaluator_metrics, models_dir, samples_dir)
+    ev = details["evaluator"]
+    table = _fmt_table(df)
+    out_figures.parent.mkdir(parents=True, exist_ok=True)
+    figs = Path(tempfile.mkdtemp(dir=out_figures.parent, prefix=".figures."))
+    try:
+        _bar_figure(figs / "metrics.png", df)
+        sections = []
+        for name in params.models:
+            shutil.copyfile(samples_dir / name / "grid.png", figs / f"{name}_samples.png")
+            has_loss = _loss_figure(figs / f"{name}_losses.png", name, models_dir)
+            d = details["models"][name]
+            sections.append((name, d, has_loss))
+        if out_figures.exists():
+            shutil.rmtree(out_figures)
+        figs.rename(out_figures)
+    finally:
+        shutil.rmtree(figs, ignore_errors=True)
+    rel = out_figures.name
+
+    # ---- markdown
+    md = [f"# genbench report — {params.data.name}, budget {params.budget.name}", "",
+          f"Evaluator ({ev['backbone']}): test accuracy {ev['test_accuracy']:.4f}, "
+          f"val accuracy {ev['val_accuracy']:.4f}. Sample metrics use the evaluator's features "
+          f"against the train split; the last row is the floor: held-out real images "
+          f"(val+test) scored like samples. NLL is per image on the test split.", "",
+          table.to_markdown(), "", f"![metrics]({rel}/metrics.png)", ""]
+    for name, d, has_loss in sections:
+        m, t = d["metrics"], d["train"]
+        md += [f"## {name} ({t['kind']})", "",
+               f"{t['steps']} steps in {t['train_seconds']:.1f} s on {t['device']}; "
+               f"{d['sample']['n']} samples in {d['sample']['sample_seconds']:.2f} s; "
+               f"classes covered {m['classes_covered']}/{len(m['class_hist'])}; "
+               f"class histogram {m['class_hist']}."
+               + (f" Likelihood: {m['likelihood']}, {m['pixels']} pixels." if "likelihood" in m
+                  else ""), "",
+               f"![{name} samples]({rel}/{name}_samples.png)"
+               + (f" ![{name} losses]({rel}/{name}_losses.png)" if has_loss else ""), ""]
+    write_text(out_md, "\n".join(md))
+
+    # ---- html
+    body = [f"<h1>genbench report — {html.escape(params.data.name)}, budget "
+            f"{html.escape(params.budget.name)}</h1>",
+            f"<p>Evaluator test accuracy {ev['test_accuracy']:.4f}. Last row: held-out real "
+            f"images (the floor).</p>", table.to_html(border=0),
+            f'<p><img src="{rel}/metrics.png"></p>']
+    for name, d, has_loss in sections:
+        body += [f"<h2>{html.escape(name)} ({html.escape(d['train']['kind'])})</h2>",
+                 f'<img src="{rel}/{name}_samples.png" width="300">'
+                 + (f' <img src="{rel}/{name}_losses.png">' if has_loss else "")]
+    write_text(out_html, "<!doctype html><meta charset='utf-8'><title>genbench report</title>"
+               "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
+               "td,th{padding:2px 8px;text-align:right}</style>\n" + "\n".join(body) + "\n")
+
+    # ---- DVC metrics and plots
+    numeric = df.drop(columns=["kind"]).apply(pd.to_numeric, errors="coerce")
+    summary = {"evaluator_test_accuracy": ev["test_accuracy"],
+               "models": {k: {c: float(v) for c, v in row.items() if pd.notna(v)}
+                          for k, row in numeric.drop(columns=["class_hist"], errors="ignore")
+                          .iterrows()}}
+    write_json(out_summary, summary)
+    long = df[[c for c in BARS if c in df.columns]].reset_index().melt(
+        id_vars="model", var_name="metric", value_name="value")
+    write_text(out_plot, long.to_csv(index=False))
+    return summary

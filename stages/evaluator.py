@@ -1,0 +1,21 @@
+"""Stage evaluator: train the domain classifier behind the metrics; write the real-data floor."""
+
+from genbench.cli import stage_main
+
+
+def add(p):
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True, help="classifier file")
+    p.add_argument("--metrics", required=True)
+    p.add_argument("--checkpoint", required=True)
+
+
+def run(a):
+    from genbench import pipeline
+    from genbench.config import load_params
+
+    pipeline.train_evaluator(load_params(a.params), a.data, a.out, a.metrics, a.checkpoint)
+
+
+if __name__ == "__main__":
+    stage_main(__doc__, add, run)

@@ -1,0 +1,19 @@
+"""Stage preprocess: verified raw data -> seeded stratified uint8 train/val/test splits."""
+
+from genbench.cli import stage_main
+
+
+def add(p):
+    p.add_argument("--raw", required=True)
+    p.add_argument("--out", required=True)
+
+
+def run(a):
+    from genbench import pipeline
+    from genbench.config import load_params
+
+    pipeline.preprocess(load_params(a.params), a.raw, a.out)
+
+
+if __name__ == "__main__":
+    stage_main(__doc__, add, run)

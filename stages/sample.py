@@ -1,0 +1,22 @@
+"""Stage sample@<model>: seeded samples (uint8 tensor file) and a PNG grid."""
+
+from genbench.cli import stage_main
+
+
+def add(p):
+    p.add_argument("--model", required=True)
+    p.add_argument("--weights", required=True, help="model file")
+    p.add_argument("--out", required=True, help="samples tensor file")
+    p.add_argument("--grid", required=True)
+    p.add_argument("--info", required=True)
+
+
+def run(a):
+    from genbench import pipeline
+    from genbench.config import load_params
+
+    pipeline.sample(load_params(a.params), a.model, a.weights, a.out, a.grid, a.info)
+
+
+if __name__ == "__main__":
+    stage_main(__doc__, add, run)

@@ -1,0 +1,23 @@
+"""Stage train@<model>: train one model through the engine (resumes from its checkpoint)."""
+
+from genbench.cli import stage_main
+
+
+def add(p):
+    p.add_argument("--model", required=True, help="key in params.yaml's models")
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True, help="model file")
+    p.add_argument("--losses", required=True, help="loss curve CSV")
+    p.add_argument("--info", required=True, help="train summary JSON")
+    p.add_argument("--checkpoint", required=True)
+
+
+def run(a):
+    from genbench import pipeline
+    from genbench.config import load_params
+
+    pipeline.train(load_params(a.params), a.model, a.data, a.out, a.losses, a.info, a.checkpoint)
+
+
+if __name__ == "__main__":
+    stage_main(__doc__, add, run)
