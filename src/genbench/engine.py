@@ -109,6 +109,7 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
     device = resolve_device(engine.device)
     model.to(device)
     meta = dict(meta or {})
+    ckpt_path = Path(ckpt_path) if ckpt_path else None
     groups = model.optimizer_groups()
     x_all = transform.prepare(split.x.to(device))  # (N, C, H, W) stored form, on the device
     y_all = split.y.to(device)
@@ -118,12 +119,16 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
         row = {"step": 0, **model.fit(transform.batch(x_all), y_all)}
         if on_log:
             on_log(0, row)
+        if ckpt_path:  # the fitted state, in the same self-describing format
+            torch_save(ckpt_path, {"format": CHECKPOINT_FORMAT, "step": 0, "meta": meta,
+                                   "fingerprint": meta.get("fingerprint"),
+                                   "model": model.state_dict(), "optimizers": {},
+                                   "rng": _rng_state(device), "history": [row]})
         return FitResult(0, time.perf_counter() - t0, [row], device=str(device))
 
     opts = {g: make_optimizer(spec) for g, spec in groups.items()}
     torch.manual_seed(seed)
     start, history, resumed = 0, [], None
-    ckpt_path = Path(ckpt_path) if ckpt_path else None
     if ckpt_path and ckpt_path.exists():
         ck = torch_load(ckpt_path)
         if ck.get("fingerprint") == meta.get("fingerprint") and ck.get("step", 0) <= steps:

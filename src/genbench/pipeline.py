@@ -27,6 +27,14 @@ def fingerprint(*parts) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def code_fingerprint() -> str:
+    """Hash of the genbench sources: a checkpoint written by other code is never resumed."""
+    h = hashlib.sha256()
+    for f in sorted(Path(__file__).parent.rglob("*.py")):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def _split_fingerprint(processed_dir: Path) -> str:
     return hashlib.sha256((Path(processed_dir) / "train.pt").read_bytes()).hexdigest()[:16]
 
@@ -56,7 +64,8 @@ def train_evaluator(params: Params, processed_dir, out_model, out_metrics, ckpt_
     net = E.build_classifier(cfg, meta["shape"], meta["num_classes"])
     trainer = E.ClassifierTrainer(net, cfg.lr, E.max_shift_for(meta["shape"]))
     steps = E.evaluator_steps(params.budget.evaluator_epochs, len(train), cfg.batch_size)
-    fp = fingerprint(cfg.model_dump(), steps, params.seed, _split_fingerprint(processed_dir))
+    fp = fingerprint(cfg.model_dump(), steps, params.seed, _split_fingerprint(processed_dir),
+                     code_fingerprint())
     result = engine.fit(trainer, train, transform=T.get("unit"), steps=steps,
                         batch_size=cfg.batch_size, seed=params.seed, engine=params.train,
                         name="evaluator", ckpt_path=ckpt_path, meta={"fingerprint": fp})
@@ -115,7 +124,8 @@ def train(params: Params, name: str, processed_dir, out_model, out_losses, out_i
     if batch_size > len(train_split):
         raise ConfigError(f"models.{name}.batch_size = {batch_size}: must be ≤ the train split "
                           f"size ({len(train_split)})")
-    fp = fingerprint(cfg.model_dump(), steps, params.seed, _split_fingerprint(processed_dir))
+    fp = fingerprint(cfg.model_dump(), steps, params.seed, _split_fingerprint(processed_dir),
+                     code_fingerprint())
     with tracking.run(params.mlflow, model=name, kind=cfg.kind) as run:
         run.log_params({"model": cfg.model_dump(), "seed": params.seed,
                         "data": params.data.model_dump(exclude={"sha256"}),

@@ -20,7 +20,8 @@ from genbench.io import read_json, write_json, write_text
 COLUMNS = {  # metric key -> column title, in table order
     "fid": "FID ↓", "kid": "KID ↓", "is": "IS ↑", "precision": "precision ↑",
     "recall": "recall ↑", "classes_covered": "classes", "class_kl": "class KL ↓",
-    "nll_nats": "NLL nats ↓", "bits_per_dim": "bits/dim ↓", "elbo_nats": "ELBO nats",
+    "nll_nats": "NLL nats ↓", "bits_per_dim": "bits/dim ↓", "nll_note": "NLL is",
+    "elbo_nats": "ELBO nats",
     "recon_mse": "recon MSE ↓", "n": "n samples", "seconds": "time s"}
 BARS = ("fid", "kid", "precision", "recall")
 
@@ -41,6 +42,8 @@ def collect(params: Params, metrics_dir: Path, evaluator_metrics: Path, models_d
         t = _read(models_dir / name / "train.json", f"train info of {name}")
         s = _read(samples_dir / name / "sample.json", f"sample info of {name}")
         seconds = t["train_seconds"] + s["sample_seconds"] + m["eval_seconds"]
+        if "likelihood" in m:  # exact or a bound, on which pixels: NLLs compare only within a kind
+            m = {**m, "nll_note": f"{m['likelihood']}; {m['pixels']}"}
         rows.append({"model": name, "kind": t["kind"], **m, "seconds": seconds,
                      "train_seconds": t["train_seconds"], "sample_seconds": s["sample_seconds"],
                      "steps": t["steps"]})

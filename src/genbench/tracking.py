@@ -18,12 +18,23 @@ from typing import Any, Iterator
 from genbench.config import MlflowConfig, repo_root
 
 
+def main_repo_root() -> Path:
+    """The user's repository, also from inside an experiment's temp copy (``--temp``/``--queue``
+    run in ``<repo>/.dvc/tmp/exps/<tmp>``, which is deleted afterwards)."""
+    root = repo_root()
+    parts = root.parts
+    for i in range(len(parts) - 2):
+        if parts[i:i + 3] == (".dvc", "tmp", "exps"):
+            return Path(*parts[:i])
+    return root
+
+
 def tracking_uri(cfg: MlflowConfig) -> str:
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return os.environ["MLFLOW_TRACKING_URI"]
     if cfg.tracking_uri:
         return cfg.tracking_uri
-    return f"sqlite:///{repo_root() / 'mlflow.db'}"
+    return f"sqlite:///{main_repo_root() / 'mlflow.db'}"
 
 
 def flatten(d: dict, prefix: str = "") -> dict[str, Any]:

@@ -1,0 +1,74 @@
+"""Shared fixtures: the repository's params, tiny synthetic splits, the default model configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from genbench.config import EngineConfig, load_params
+from genbench.data import Split
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def params():
+    return load_params(ROOT / "params.yaml")
+
+
+def default_model_section(kind: str) -> dict:
+    """The conf/model/<kind>.yaml defaults of a registered kind (every kind has one)."""
+    for f in sorted((ROOT / "conf" / "model").glob("*.yaml")):
+        section = yaml.safe_load(f.read_text())
+        if section.get("kind") == kind:
+            return section
+    raise AssertionError(f"no conf/model/*.yaml has kind: {kind}")
+
+
+def tiny_split(n: int = 64, shape=(1, 8, 8), classes: int = 10, seed: int = 0) -> Split:
+    """Random uint8 images with structure (class-dependent mean) so models have something to fit."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % classes
+    base = torch.rand(classes, *shape, generator=g)
+    x = (base[y] * 200 + torch.rand(n, *shape, generator=g) * 55).to(torch.uint8)
+    return Split(x, y)
+
+
+@pytest.fixture
+def engine_cfg() -> EngineConfig:
+    return EngineConfig(device="cpu", checkpoint_every=5, log_every=2, progress=False)
+
+
+def train_cmd(root: Path, model: str, params: str = "params.yaml") -> list[str]:
+    """The train stage's command line, as dvc.yaml spells it."""
+    import sys
+
+    return [sys.executable, str(root / "stages" / "train.py"), "--params", params, "--model", model,
+            "--data", "data/processed", "--out", f"models/{model}/model.pt", "--losses",
+            f"models/{model}/losses.csv", "--info", f"models/{model}/train.json", "--checkpoint",
+            f"checkpoints/{model}.pt"]
+
+
+@pytest.fixture(scope="session")
+def digits_workdir(tmp_path_factory):
+    """A tiny repo-like folder: params (digits, smoke, vae only) and processed digits."""
+    from genbench import data as D
+    from genbench.config import DataConfig, compose_params
+
+    w = tmp_path_factory.mktemp("work")
+    raw = compose_params(["data=digits", "budget=smoke", "model=[vae]"], conf_dir=ROOT / "conf")
+    raw["train"]["progress"] = False
+    (w / "params.yaml").write_text(yaml.safe_dump(raw))
+    (w / "dvc.yaml").write_text("stages: {}\n")  # marks the repo root for the default URI
+    cfg = DataConfig(**raw["data"])
+    D.download(cfg, w / "data/raw")
+    D.preprocess(cfg, w / "data/raw", w / "data/processed", seed=0)
+    return w

@@ -1,0 +1,105 @@
+"""params.yaml is composed from conf/, every section validates, bad values fail in one line."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from genbench.config import compose_params, load_params
+from genbench.errors import ConfigError
+
+
+def test_params_yaml_is_composed_from_conf(root):
+    committed = yaml.safe_load((root / "params.yaml").read_text())
+    assert compose_params(conf_dir=root / "conf") == committed, "run `make params` after editing conf/"
+
+
+def test_every_conf_option_validates(root):
+    for group in ("data", "budget"):
+        for f in (root / "conf" / group).glob("*.yaml"):
+            raw = compose_params([f"{group}={f.stem}"], conf_dir=root / "conf")
+            assert load_params_dict(raw, root)
+
+
+def load_params_dict(raw: dict, tmp) -> object:
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "params.yaml"
+        p.write_text(yaml.safe_dump(raw))
+        return load_params(p)
+
+
+def test_multi_model_selection(root):
+    raw = compose_params(["model=[vae,dcgan]"], conf_dir=root / "conf")
+    assert list(raw["models"]) == ["vae", "dcgan"]
+
+
+BAD = [  # (path into params, value, words the one-line error must contain)
+    (("models", "vae", "lr"), -0.001, ["models.vae.lr", "-0.001", "greater than 0"]),
+    (("models", "vae", "lr"), "fast", ["models.vae.lr", "'fast'", "number"]),
+    (("models", "vae", "latent_dim"), 0, ["models.vae.latent_dim", "0", "greater than or equal to 1"]),
+    (("models", "vae", "colour"), 3, ["models.vae.colour", "unknown key", "latent_dim"]),
+    (("models", "vae", "kind"), "vea", ["models.vae.kind", "'vea'", "registered", "dcgan, pca, vae"]),
+    (("models", "dcgan", "loss"), "wasserstien", ["models.dcgan.loss", "non_saturating"]),
+    (("budget", "n_samples"), 5, ["budget.n_samples", "5", "greater than or equal to 20"]),
+    (("data", "name"), "imagenet", ["data.name", "'imagenet'", "mnist5k"]),
+    (("train", "device"), "tpu", ["train.device", "'tpu'", "auto"]),
+    (("evaluator", "extra"), 1, ["evaluator.extra", "unknown key", "backbone"]),
+]
+
+
+@pytest.mark.parametrize("path,value,words", BAD, ids=[".".join(b[0]) + f"={b[1]}" for b in BAD])
+def test_bad_values_give_one_line_naming_key_value_and_allowed(root, tmp_path, path, value, words):
+    raw = copy.deepcopy(yaml.safe_load((root / "params.yaml").read_text()))
+    node = raw
+    for k in path[:-1]:
+        node = node[k]
+    node[path[-1]] = value
+    p = tmp_path / "params.yaml"
+    p.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError) as err:
+        load_params(p)
+    msg = str(err.value)
+    assert "\n" not in msg
+    for w in words:
+        assert w in msg, msg
+
+
+def test_stage_refuses_bad_config_fast_without_outputs(root, tmp_path):
+    raw = yaml.safe_load((root / "params.yaml").read_text())
+    raw["models"]["vae"]["lr"] = 0
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, str(root / "stages" / "train.py"), "--model", "vae",
+                        "--data", "data/processed", "--out", "out/model.pt", "--losses",
+                        "out/losses.csv", "--info", "out/train.json", "--checkpoint", "ck.pt"],
+                       cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 2
+    assert time.perf_counter() - t0 < 30
+    lines = r.stderr.strip().splitlines()
+    assert lines == ["error: models.vae.lr = 0: Input should be greater than 0"], r.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "mlflow.db").exists()
+
+
+def test_batch_larger_than_split_is_refused_before_any_output(root, digits_workdir, tmp_path):
+    import shutil
+
+    raw = yaml.safe_load((digits_workdir / "params.yaml").read_text())
+    raw["models"]["vae"]["batch_size"] = 5000
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    shutil.copytree(digits_workdir / "data", tmp_path / "data")
+    from conftest import train_cmd
+
+    r = subprocess.run(train_cmd(root, "vae"), cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr.strip() == ("error: models.vae.batch_size = 5000: must be ≤ the train split "
+                                "size (1437)"), r.stderr
+    assert not (tmp_path / "models").exists() and not (tmp_path / "mlflow.db").exists()

@@ -1,0 +1,101 @@
+"""The engine: resume after an interruption, NaN detection, stateless batching, atomic writes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from genbench import engine, transforms
+from genbench.errors import TrainingError
+from genbench.io import torch_load, write_json
+
+from conftest import tiny_split
+from test_models import build
+
+
+def run(model, tmp_path, engine_cfg, steps=12, on_log=None, ckpt="ck.pt"):
+    return engine.fit(model, tiny_split(64), transform=transforms.get(model.input_transform),
+                      steps=steps, batch_size=16, seed=0, engine=engine_cfg, name=model.kind,
+                      ckpt_path=tmp_path / ckpt, meta={"fingerprint": "fp"}, on_log=on_log)
+
+
+class Killed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("kind", ["vae", "dcgan"])
+def test_resume_after_kill_gives_the_same_model(kind, tmp_path, engine_cfg):
+    torch.manual_seed(123)
+    straight = build(kind, (1, 8, 8))
+    init = {k: v.clone() for k, v in straight.state_dict().items()}
+    run(straight, tmp_path, engine_cfg, ckpt="a.pt")
+
+    def kill_at_8(step, row):
+        if step == 8:
+            raise Killed  # after the step-5 checkpoint, before the step-10 one
+
+    interrupted = build(kind, (1, 8, 8))
+    interrupted.load_state_dict(init)
+    with pytest.raises(Killed):
+        run(interrupted, tmp_path, engine_cfg, on_log=kill_at_8, ckpt="b.pt")
+    assert torch_load(tmp_path / "b.pt")["step"] == 6 - 1  # checkpoint_every=5
+
+    resumed = build(kind, (1, 8, 8))  # a fresh process: new model, weights from the checkpoint
+    res = run(resumed, tmp_path, engine_cfg, ckpt="b.pt")
+    assert res.resumed_from == 5
+    for k, v in straight.state_dict().items():
+        assert torch.allclose(v.float(), resumed.state_dict()[k].float(), atol=1e-6), k
+    assert [r["step"] for r in res.history] == [2, 4, 6, 8, 10, 12]
+
+
+def test_checkpoint_of_another_config_is_ignored(tmp_path, engine_cfg):
+    model = build("vae", (1, 8, 8))
+    run(model, tmp_path, engine_cfg, steps=5)
+    other = build("vae", (1, 8, 8))
+    res = engine.fit(other, tiny_split(64), transform=transforms.get("binary_dynamic"), steps=5,
+                     batch_size=16, seed=0, engine=engine_cfg, name="vae",
+                     ckpt_path=tmp_path / "ck.pt", meta={"fingerprint": "other"})
+    assert res.resumed_from is None
+
+
+def test_nan_loss_stops_within_one_step_and_keeps_last_good_checkpoint(tmp_path, engine_cfg,
+                                                                        monkeypatch):
+    model = build("vae", (1, 8, 8))
+    calls = {"n": 0}
+    losses = model.losses
+
+    def poisoned(batch, group):
+        calls["n"] += 1
+        out = losses(batch, group)
+        if calls["n"] >= 8:  # step index 7 (0-based)
+            out["loss"] = out["loss"] * float("nan")
+        return out
+
+    monkeypatch.setattr(model, "losses", poisoned)
+    with pytest.raises(TrainingError) as err:
+        run(model, tmp_path, engine_cfg, steps=20)
+    msg = str(err.value)
+    assert "vae" in msg and "at step 7" in msg and "step 5" in msg, msg
+    assert calls["n"] <= 9  # detected within one step of the bad loss
+    ck = torch_load(tmp_path / "ck.pt")
+    assert ck["step"] == 5
+    assert all(torch.isfinite(v).all() for v in ck["model"].values() if v.is_floating_point())
+
+
+def test_batch_indexer_is_a_seeded_permutation_per_epoch():
+    ix = engine.BatchIndexer(10, 3, seed=1, device=torch.device("cpu"))
+    epoch0 = torch.cat([ix(b) for b in range(3)])
+    assert len(set(epoch0.tolist())) == 9  # 3 batches of 3, no repeats within an epoch
+    again = engine.BatchIndexer(10, 3, seed=1, device=torch.device("cpu"))
+    assert torch.equal(again(4), ix(4)) and torch.equal(again(1), ix(1))  # stateless in b
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path):
+    target = tmp_path / "m.json"
+    write_json(target, {"ok": 1})
+    with pytest.raises(TypeError):
+        write_json(target, {"bad": object()})
+    assert json.loads(target.read_text()) == {"ok": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]  # no temp file left behind

@@ -1,0 +1,103 @@
+"""A real MLflow tracking server on 127.0.0.1: a training stage logs its run, metrics and
+checkpoint there; the REST API shows them. Also: a run that fails is marked FAILED."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import train_cmd
+
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def api(base: str, path: str, body: dict | None = None) -> dict:
+    req = urllib.request.Request(f"{base}/api/2.0/mlflow/{path}",
+                                 data=json.dumps(body).encode() if body is not None else None,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())
+
+
+@pytest.fixture
+def server(tmp_path):
+    port = free_port()
+    mlflow_bin = Path(sys.executable).with_name("mlflow")
+    proc = subprocess.Popen(
+        [str(mlflow_bin), "server", "--backend-store-uri", f"sqlite:///{tmp_path}/server.db",
+         "--artifacts-destination", str(tmp_path / "artifacts"), "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                pytest.fail("mlflow server did not start")
+            time.sleep(0.5)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # stop it by its PID (and its workers)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_training_stage_logs_run_metrics_and_artifact_to_server(root, digits_workdir, server):
+    workdir = digits_workdir
+    env = {**os.environ, "MLFLOW_TRACKING_URI": server, "DVC_EXP_NAME": "server-test"}
+    r = subprocess.run(train_cmd(root, "vae"), cwd=workdir, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    exp = api(server, "experiments/get-by-name?experiment_name=genbench")["experiment"]
+    runs = api(server, "runs/search", {"experiment_ids": [exp["experiment_id"]]})["runs"]
+    assert len(runs) == 1
+    run = runs[0]
+    assert run["info"]["status"] == "FINISHED"
+    tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
+    assert tags["genbench.model"] == "vae" and tags["dvc.exp_name"] == "server-test"
+    metrics = {m["key"]: m["value"] for m in run["data"]["metrics"]}
+    assert {"loss", "rec", "kl", "train_seconds"} <= set(metrics)
+    params = {p["key"]: p["value"] for p in run["data"]["params"]}
+    assert params["model.latent_dim"] == "16" and params["budget.name"] == "smoke"
+    history = api(server, f"metrics/get-history?run_id={run['info']['run_id']}&metric_key=loss")
+    assert len(history["metrics"]) >= 2  # per-step losses, not only the last value
+    files = api(server, f"artifacts/list?run_id={run['info']['run_id']}&path=checkpoint")["files"]
+    assert [f["path"] for f in files] == ["checkpoint/model.pt"]
+
+
+def test_failed_stage_marks_its_run_failed(tmp_path):
+    import mlflow
+
+    from genbench import tracking
+    from genbench.config import MlflowConfig
+
+    uri = f"sqlite:///{tmp_path}/fail.db"
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    try:
+        with pytest.raises(RuntimeError):
+            with tracking.run(MlflowConfig(experiment="fail"), model="vae", kind="vae") as run:
+                raise RuntimeError("diverged")
+        assert mlflow.MlflowClient(uri).get_run(run.run_id).info.status == "FAILED"
+    finally:
+        del os.environ["MLFLOW_TRACKING_URI"]
