@@ -64,11 +64,11 @@ def test_offline_download_fails_fast_with_embedded_alternatives(name, tmp_path, 
     monkeypatch.setattr(socket, "create_connection", offline)
     t0 = time.perf_counter()
     with pytest.raises(DataError) as err:
-        D.download(cfg(name), tmp_path / "raw")
+        D.download(cfg(name), tmp_path / "data" / "raw")
     assert time.perf_counter() - t0 < 10
     msg = str(err.value)
     assert "\n" not in msg and "data=mnist5k" in msg and "data=digits" in msg
-    assert not (tmp_path / "raw").exists() and list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == []  # not even an empty folder
 
 
 def test_splits_are_seeded_stratified_and_disjoint(raw_digits, tmp_path):

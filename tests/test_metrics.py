@@ -124,3 +124,16 @@ def test_vae_iwae_bound_is_above_the_elbo():
         elbo = torch.stack([model.elbo(x) for _ in range(20)]).mean(0)
         iwae = model.log_likelihood(x, k=500)
     assert (iwae.mean() > elbo.mean()).item()
+
+
+def test_inception_backbone_without_weights_fails_with_one_clear_line(tmp_path):
+    from genbench.config import EvaluatorConfig
+    from genbench.errors import ConfigError
+    from genbench.evaluator import FeatureExtractor
+    from genbench.nn import ConvClassifier
+
+    cfg = EvaluatorConfig(backbone="inception", inception_weights=str(tmp_path / "missing.pth"))
+    with pytest.raises(ConfigError) as err:
+        FeatureExtractor(ConvClassifier((1, 28, 28), 10), cfg)
+    msg = str(err.value)
+    assert "\n" not in msg and "evaluator.inception_weights" in msg and "never downloaded" in msg

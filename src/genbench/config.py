@@ -57,7 +57,7 @@ class EvaluatorConfig(Section):
     feature_dim: int = Field(default=128, ge=8)
     pr_k: int = Field(default=3, ge=1)  # k of the k-NN manifolds of precision/recall
     kid_subsets: int = Field(default=50, ge=1)
-    kid_subset_size: int = Field(default=100, ge=2)
+    kid_subset_size: int = Field(default=500, ge=2)
 
 
 class MlflowConfig(Section):

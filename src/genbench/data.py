@@ -115,12 +115,13 @@ def download(cfg: DataConfig, out_dir: Path | str) -> dict:
     t0 = time.perf_counter()
     info: dict = {}
 
+    if cfg.name in EMBEDDED:
+        x, y = {"mnist5k": _mnist5k, "digits": _digits}[cfg.name]()
+    else:  # fetched into a scratch dir first: a failed download leaves nothing behind
+        with tempfile.TemporaryDirectory(prefix="genbench-download-") as scratch:
+            x, y = _torchvision_download(cfg.name, Path(scratch))
+
     def fill(tmp: Path) -> None:
-        if cfg.name in EMBEDDED:
-            x, y = {"mnist5k": _mnist5k, "digits": _digits}[cfg.name]()
-        else:
-            x, y = _torchvision_download(cfg.name, tmp / "download")
-            shutil.rmtree(tmp / "download", ignore_errors=True)
         np.save(tmp / "images.npy", x, allow_pickle=False)
         np.save(tmp / "labels.npy", y, allow_pickle=False)
         sums = {f: sha256_file(tmp / f) for f in RAW_FILES}

@@ -30,11 +30,12 @@ class DCGAN(GenerativeModel):
         lr_disc: float = Field(gt=0)
         beta1: float = Field(default=0.5, ge=0, lt=1)
         d_steps: int = Field(default=1, ge=1)
+        d_dropout: float = Field(default=0.0, ge=0, lt=1)
 
     def __init__(self, cfg: Config, shape, num_classes):
         super().__init__(cfg, shape, num_classes)
         self.gen = DCGANGenerator(cfg.z_dim, self.shape, cfg.width)
-        self.disc = DCGANDiscriminator(self.shape, cfg.width)
+        self.disc = DCGANDiscriminator(self.shape, cfg.width, cfg.d_dropout)
         self.d_loss, self.g_loss = GAN_LOSSES[cfg.loss]
 
     @property

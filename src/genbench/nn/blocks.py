@@ -51,16 +51,19 @@ class DCGANGenerator(nn.Module):
 
 class DCGANDiscriminator(nn.Module):
     """(C, H, W) -> one logit: stride-2 convolutions with LeakyReLU(0.2), BatchNorm on the
-    second, no pooling (Radford et al. 2016)."""
+    second, no pooling (Radford et al. 2016). ``dropout`` > 0 adds dropout after each
+    activation, a stabiliser against a discriminator that memorises a small training set."""
 
-    def __init__(self, shape: tuple[int, int, int], width: int = 64):
+    def __init__(self, shape: tuple[int, int, int], width: int = 64, dropout: float = 0.0):
         super().__init__()
         _check_divisible(shape)
         c, h, w = shape
         self.features = nn.Sequential(
             nn.Conv2d(c, width, 4, 2, 1), nn.LeakyReLU(0.2, True),  # (B, w, H/2, W/2)
+            nn.Dropout(dropout),
             nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False),  # (B, 2w, H/4, W/4)
-            nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2, True), nn.Flatten())
+            nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2, True), nn.Dropout(dropout),
+            nn.Flatten())
         self.head = nn.Linear(2 * width * (h // 4) * (w // 4), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B,)
