@@ -29,11 +29,12 @@ def sh(cmd: list[str], cwd: Path, timeout: int = 1200) -> str:
 
 @pytest.fixture(scope="module")
 def repo(root, tmp_path_factory) -> Path:
-    """A fresh copy of the repository's tracked (and not-ignored) files, as a new git repo."""
+    """A fresh copy of the repository's code and config (tracked and not-ignored files, without
+    the committed results of the default run), as a new git repo."""
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=root,
                            capture_output=True, text=True, check=True).stdout.split()
     dst = tmp_path_factory.mktemp("repo") / "genbench"
-    skip = ("metrics/", "reports/", "models/", "dvc.lock")  # results of the maintainer's runs
+    skip = ("data/", "metrics/", "reports/", "models/", "samples/", "evaluator/", "dvc.lock")
     for f in files:
         if f.startswith(skip) or not (root / f).is_file():
             continue
@@ -82,12 +83,14 @@ def test_whole_dag_on_digits_smoke(repo):
     assert set(summary["models"]) == {*models, "real (held-out)"}
 
     # MLflow: one run per model in the repository's own sqlite database
-    import mlflow
+    from mlflow import MlflowClient
 
-    runs = mlflow.search_runs(experiment_names=["genbench"],
-                              filter_string="attributes.status = 'FINISHED'",
-                              tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
-    assert sorted(runs["tags.genbench.model"]) == sorted(models)
+    client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("genbench")
+    runs = client.search_runs([exp.experiment_id])
+    assert sorted(r.data.tags["genbench.model"] for r in runs) == sorted(models)
+    assert all(r.info.status == "FINISHED" for r in runs)
+    assert all("fid" in r.data.metrics for r in runs)  # the evaluate stage logged into the run
 
     # nothing changed: a second repro runs nothing
     again = sh(["dvc", "repro"], repo)

@@ -101,6 +101,7 @@ def _write_dir_atomically(out_dir: Path, fill) -> None:
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    tmp.chmod(0o755)  # mkdtemp's 0700 would survive the rename
     try:
         fill(tmp)
         if out_dir.exists():
