@@ -99,3 +99,21 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
         write_json(target, {"bad": object()})
     assert json.loads(target.read_text()) == {"ok": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]  # no temp file left behind
+
+
+def test_training_stage_is_reproducible(digits_workdir, tmp_path):
+    """Same params -> the same weights, whatever ran before in the process (seeded init)."""
+    from genbench import pipeline
+    from genbench.config import load_params
+    from genbench.io import torch_load as load
+
+    params = load_params(digits_workdir / "params.yaml").model_copy(
+        update={"mlflow": load_params(digits_workdir / "params.yaml").mlflow.model_copy(
+            update={"enabled": False})})
+    states = []
+    for i in range(2):
+        torch.rand(i + 1)  # disturb the global RNG between the runs
+        pipeline.train(params, "vae", digits_workdir / "data/processed", tmp_path / f"m{i}.pt",
+                       tmp_path / f"l{i}.csv", tmp_path / f"i{i}.json", tmp_path / f"ck{i}.pt")
+        states.append(load(tmp_path / f"m{i}.pt")["state"])
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])

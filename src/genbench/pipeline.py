@@ -61,6 +61,7 @@ def train_evaluator(params: Params, processed_dir, out_model, out_metrics, ckpt_
     if cfg.batch_size > len(train):
         raise ConfigError(f"evaluator.batch_size = {cfg.batch_size}: must be ≤ the train split "
                           f"size ({len(train)})")
+    torch.manual_seed(params.seed)  # the initial weights are part of the seeded run
     net = E.build_classifier(cfg, meta["shape"], meta["num_classes"])
     trainer = E.ClassifierTrainer(net, cfg.lr, E.max_shift_for(meta["shape"]))
     steps = E.evaluator_steps(params.budget.evaluator_epochs, len(train), cfg.batch_size)
@@ -115,6 +116,7 @@ def train(params: Params, name: str, processed_dir, out_model, out_losses, out_i
 
     cfg = params.model_config_of(name)
     meta = D.load_meta(processed_dir)
+    torch.manual_seed(params.seed)  # the initial weights are part of the seeded run
     model = build_model(params, name, meta)  # validates model-specific ranges before any work
     train_split = D.load_split(processed_dir, "train")
     steps = getattr(cfg, "steps", 0)
