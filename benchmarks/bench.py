@@ -40,7 +40,7 @@ def matmul_peak(n: int = 2048, reps: int = 10) -> float:
 
 def step_flops(model, split: Split, batch_size: int) -> float:
     """FLOPs of one engine step (every group, forward + backward), counted by torch."""
-    tf = transforms.get(model.input_transform)
+    tf = transforms.get(getattr(model, "input_transform", "unit"))
     x = tf.batch(tf.prepare(split.x[:batch_size]))
     batch = Batch(x, split.y[:batch_size])
     with FlopCounterMode(display=False) as fc:
