@@ -161,7 +161,3 @@ def max_shift_for(shape) -> float:
     """±2 px translations on MNIST-size images; none on 8x8 digits where 2 px is a quarter."""
     return 2.0 if min(shape[1:]) >= 16 else 0.0
 
-
-__all__ = ["ClassifierTrainer", "FeatureExtractor", "accuracy", "build_classifier",
-           "evaluator_steps", "load_classifier", "max_shift_for", "sample_metrics",
-           "save_classifier"]

@@ -17,7 +17,7 @@ from genbench import data as D
 from genbench import transforms as T
 from genbench.config import Params
 from genbench.errors import ConfigError
-from genbench.io import read_json, torch_load, torch_save, write_json, write_text
+from genbench.io import torch_load, torch_save, write_json, write_text
 
 log = logging.getLogger("genbench")
 
@@ -240,6 +240,3 @@ def report(params: Params, metrics_dir, evaluator_metrics, models_dir, samples_d
                         Path(samples_dir), Path(out_md), Path(out_html), Path(out_figures),
                         Path(out_summary), Path(out_plot))
 
-
-__all__ = ["download", "evaluate", "preprocess", "read_json", "report", "sample", "train",
-           "train_evaluator"]
