@@ -40,9 +40,9 @@ def repo(root, tmp_path_factory) -> Path:
             continue
         (dst / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / f, dst / f)
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
-                ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.invalid", "commit",
-                 "-qm", "copy"]):
+    for cmd in (["git", "init", "-q"], ["git", "config", "user.name", "ci"],
+                ["git", "config", "user.email", "ci@example.invalid"],  # dvc exp commits too
+                ["git", "add", "-A"], ["git", "commit", "-qm", "copy"]):
         sh(cmd, dst)
     return dst
 
