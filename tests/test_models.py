@@ -4,22 +4,34 @@ from __future__ import annotations
 
 import pytest
 import torch
+import yaml
 
 from genbench import engine, transforms
 from genbench.checkpoint import load_model, save_model
 from genbench.models.base import Batch, GenerativeModel
 from genbench.registry import model_class, registered
 
-from conftest import default_model_section, tiny_split
+from conftest import ROOT, default_model_section, tiny_split
 
 KINDS = list(registered())
+#: every model config shipped in conf/model (variants of one kind included)
+VARIANTS = sorted(f.stem for f in (ROOT / "conf" / "model").glob("*.yaml"))
 SHAPES = [(1, 8, 8), (1, 28, 28)]
 
 
-def build(kind: str, shape, **override) -> GenerativeModel:
+def variant_section(name: str) -> dict:
+    return yaml.safe_load((ROOT / "conf" / "model" / f"{name}.yaml").read_text())
+
+
+def build(kind: str, shape, section: dict | None = None, **override) -> GenerativeModel:
     cls = model_class(kind)
-    section = {**default_model_section(kind), **override}
+    section = {**(section or default_model_section(kind)), **override}
     return cls(cls.Config.model_validate(section), shape, 10)
+
+
+def test_every_registered_kind_has_a_config():
+    kinds = {variant_section(v)["kind"] for v in VARIANTS}
+    assert kinds == set(KINDS)
 
 
 def batch_for(model: GenerativeModel, n: int = 8) -> Batch:
@@ -29,10 +41,11 @@ def batch_for(model: GenerativeModel, n: int = 8) -> Batch:
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[1]}x{s[2]}")
-@pytest.mark.parametrize("kind", KINDS)
-def test_contract(kind, shape):
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_contract(variant, shape):
     torch.manual_seed(0)
-    model = build(kind, shape)
+    section = variant_section(variant)
+    model = build(section["kind"], shape, section)
     batch = batch_for(model, 64)
     groups = model.optimizer_groups()
     if not groups:  # closed form
@@ -47,33 +60,42 @@ def test_contract(kind, shape):
         got = {id(p) for p in model.parameters() if p.grad is not None and p.grad.abs().sum() > 0}
         assert got & group_ids[g], f"loss of group {g} does not reach its parameters"
 
+    if hasattr(model, "on_train_end"):
+        with torch.no_grad():
+            model.on_train_end(batch.x, batch.y)
+
     # sampling: shape, range, determinism under the same generator
     s1 = model.sample(5, torch.Generator().manual_seed(3))
     s2 = model.sample(5, torch.Generator().manual_seed(3))
     assert s1.shape == (5, *shape) and s1.min() >= 0 and s1.max() <= 1
     assert torch.equal(s1, s2)
+    if model.conditional:
+        assert model.sample_labels(12).tolist() == [i % 10 for i in range(12)]
 
+    y = batch.y if model.conditional else None
     if model.likelihood is not None:
-        ll = model.log_likelihood(batch.x)
+        ll = model.log_likelihood(batch.x, y) if y is not None else model.log_likelihood(batch.x)
         assert ll.shape == (len(batch.x),) and torch.isfinite(ll).all()
     if hasattr(model, "encode"):
-        h = model.encode(batch.x)
+        h = model.encode(batch.x, y) if y is not None else model.encode(batch.x)
         assert h.shape[0] == len(batch.x)
-        assert model.decode(h).shape == batch.x.shape
-    for k, v in model.test_metrics(batch.x).items():
+        assert (model.decode(h, y) if y is not None else model.decode(h)).shape == batch.x.shape
+    for k, v in model.test_metrics(batch.x, batch.y).items():
         assert v.shape == (len(batch.x),) and torch.isfinite(v).all(), k
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_engine_trains_and_model_file_round_trips(kind, tmp_path, engine_cfg):
-    model = build(kind, (1, 8, 8))
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_engine_trains_and_model_file_round_trips(variant, tmp_path, engine_cfg):
+    section = variant_section(variant)
+    kind = section["kind"]
+    model = build(kind, (1, 8, 8), section)
     split = tiny_split(64)
     res = engine.fit(model, split, transform=transforms.get(model.input_transform), steps=4,
                      batch_size=16, seed=0, engine=engine_cfg, name=kind,
                      ckpt_path=tmp_path / "ck.pt", meta={"fingerprint": "x"})
     assert res.history and all(torch.isfinite(torch.tensor(v)) for v in res.history[-1].values())
-    save_model(tmp_path / "m.pt", model, name=kind, step=res.steps)
+    save_model(tmp_path / "m.pt", model, name=variant, step=res.steps)
     loaded, rec = load_model(tmp_path / "m.pt")
-    assert rec["name"] == kind and rec["kind"] == kind and rec["step"] == res.steps
+    assert rec["name"] == variant and rec["kind"] == kind and rec["step"] == res.steps
     g = lambda: torch.Generator().manual_seed(1)  # noqa: E731
     assert torch.equal(model.sample(6, g()), loaded.sample(6, g()))

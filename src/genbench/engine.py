@@ -213,6 +213,9 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
                     "rng": _rng_state(device), "history": history})
         if pending is not None:
             check(*pending)
+        if hasattr(model, "on_train_end"):
+            with torch.no_grad():
+                model.on_train_end(transform.batch(x_all), y_all)
     finally:
         bar.close()
         for p in all_params:

@@ -166,10 +166,11 @@ def sample(params: Params, name: str, model_path, out_samples, out_grid, out_inf
     model.to(resolve_device(params.train.device))
     t0 = time.perf_counter()
     g = torch.Generator().manual_seed(params.seed)  # same seed -> same samples
-    x = model.sample(params.budget.n_samples, g).cpu()  # (N, C, H, W) in [0, 1]
+    labels = model.sample_labels(params.budget.n_samples)  # None unless conditional
+    x = model.sample(params.budget.n_samples, g, labels).cpu()  # (N, C, H, W) in [0, 1]
     seconds = time.perf_counter() - t0
     x8 = (x * 255).round().to(torch.uint8)  # stored like the real data, judged like it
-    torch_save(out_samples, {"x": x8})
+    torch_save(out_samples, {"x": x8} if labels is None else {"x": x8, "y": labels})
     grid_n = min(100, len(x))
     Path(out_grid).parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(out_grid).with_suffix(".tmp.png")
@@ -192,7 +193,8 @@ def _test_quantities(model, test: D.Split, batch_size: int = 250) -> dict[str, f
     sums: dict[str, float] = {}
     torch.manual_seed(0)  # stochastic bounds (ELBO/IWAE) are reproducible
     for i in range(0, len(x_all), batch_size):
-        for k, v in model.test_metrics(tf.batch(x_all[i:i + batch_size])).items():
+        batch = tf.batch(x_all[i:i + batch_size])
+        for k, v in model.test_metrics(batch, test.y[i:i + batch_size]).items():
             sums[k] = sums.get(k, 0.0) + float(v.double().sum())
     return {k: v / len(x_all) for k, v in sums.items()}
 
@@ -209,11 +211,14 @@ def evaluate(params: Params, name: str, processed_dir, evaluator_path, model_pat
     meta = D.load_meta(processed_dir)
     train_split, val, test = (D.load_split(processed_dir, s) for s in D.SPLITS)
     model, rec = load_model(model_path)
-    samples = torch_load(samples_path)["x"]
+    stored = torch_load(samples_path)
+    samples = stored["x"]
     n = min(params.budget.n_samples, len(val) + len(test), len(samples))  # = the floor's n
     extract = E.FeatureExtractor(E.load_classifier(evaluator_path), params.evaluator)
     out = E.sample_metrics(extract, train_split.x, samples[:n], params.evaluator,
                            meta["num_classes"], params.seed)
+    if "y" in stored:  # conditional samples: does the evaluator see the asked-for class?
+        out["class_accuracy"] = E.accuracy(extract.clf, samples, stored["y"])
     q = _test_quantities(model, test)
     if "log_likelihood" in q:
         discrete = model.input_transform.startswith("binary")

@@ -22,7 +22,8 @@ COLUMNS = {  # metric key -> column title, in table order
     "recall": "recall ↑", "classes_covered": "classes", "class_kl": "class KL ↓",
     "nll_nats": "NLL nats ↓", "bits_per_dim": "bits/dim ↓", "nll_note": "NLL is",
     "elbo_nats": "ELBO nats",
-    "recon_mse": "recon MSE ↓", "n": "n samples", "seconds": "time s"}
+    "recon_mse": "recon MSE ↓", "class_accuracy": "class acc ↑", "n": "n samples",
+    "seconds": "time s"}
 BARS = ("fid", "kid", "precision", "recall")
 
 

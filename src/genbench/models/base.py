@@ -64,6 +64,9 @@ class GenerativeModel(nn.Module):
     Config: ClassVar[type[ModelConfig]]
     #: "exact", "lower bound (ELBO)", ... or None when the model has no likelihood.
     likelihood: ClassVar[str | None] = None
+    #: True when sampling takes class labels (cGAN, conditional VAE): samples are judged for
+    #: class accuracy and test metrics see the labels.
+    conditional: ClassVar[bool] = False
 
     def __init__(self, cfg: ModelConfig, shape: tuple[int, int, int], num_classes: int):
         super().__init__()
@@ -92,6 +95,10 @@ class GenerativeModel(nn.Module):
         """Closed-form fit on the whole (transformed) train split; models without groups only."""
         raise NotImplementedError(f"{self.kind} has optimizer groups; train it with the engine")
 
+    def on_train_end(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Hook after the last engine step, with the whole (transformed) train split: e.g. an
+        autoencoder fits the Gaussian of its codes that it samples from."""
+
     # --- sampling -------------------------------------------------------------------------
     @property
     def device(self) -> torch.device:
@@ -103,33 +110,44 @@ class GenerativeModel(nn.Module):
         """Standard normal noise drawn on the CPU from ``generator`` (same samples on any device)."""
         return torch.randn(*shape, generator=generator).to(self.device)
 
-    def _sample(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
-        """``n`` samples (n, C, H, W) in [0, 1]."""
+    def _sample(self, n: int, generator: torch.Generator | None,
+                labels: torch.Tensor | None = None) -> torch.Tensor:
+        """``n`` samples (n, C, H, W) in [0, 1]; ``labels`` (n,) for conditional models."""
         raise NotImplementedError
 
+    def sample_labels(self, n: int) -> torch.Tensor | None:
+        """The labels a conditional model is sampled with: every class in turn."""
+        return torch.arange(n) % self.num_classes if self.conditional else None
+
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, batch_size: int = 1000
-               ) -> torch.Tensor:
+    def sample(self, n: int, generator: torch.Generator | None = None,
+               labels: torch.Tensor | None = None, batch_size: int = 1000) -> torch.Tensor:
         """``n`` samples (n, C, H, W) in [0, 1], drawn in batches in eval mode."""
+        if labels is None:
+            labels = self.sample_labels(n)
         was_training = self.training
         self.eval()
         try:
-            out = [self._sample(min(batch_size, n - i), generator) for i in range(0, n, batch_size)]
+            out = [self._sample(min(batch_size, n - i), generator,
+                                None if labels is None else labels[i:i + batch_size].to(self.device))
+                   for i in range(0, n, batch_size)]
         finally:
             self.train(was_training)
         return torch.cat(out).clamp_(0, 1)
 
     # --- evaluation on test data ----------------------------------------------------------
-    def test_metrics(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Per-image test quantities (B,) for a batch in model input space.
+    def test_metrics(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per-image test quantities (B,) for a batch in model input space and its labels.
 
         Default: ``log_likelihood`` if the model has one, ``recon_mse`` if it reconstructs.
         """
         out = {}
         if self.likelihood is not None:
-            out["log_likelihood"] = self.log_likelihood(x)
+            out["log_likelihood"] = self.log_likelihood(x, y) if self.conditional \
+                else self.log_likelihood(x)
         if hasattr(self, "reconstruct"):
-            out["recon_mse"] = (self.reconstruct(x) - x).pow(2).flatten(1).mean(1)
+            x_hat = self.reconstruct(x, y) if self.conditional else self.reconstruct(x)
+            out["recon_mse"] = (x_hat - x).pow(2).flatten(1).mean(1)
         return out
 
     def log_likelihood(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B,) nats

@@ -58,5 +58,5 @@ class DCGAN(GenerativeModel):
             return {"loss": self.d_loss(real_logit, fake_logit), "acc": acc.detach()}
         return {"loss": self.g_loss(self.disc(self.gen(z)))}
 
-    def _sample(self, n, generator):
+    def _sample(self, n, generator, labels=None):
         return (self.gen(self.randn(n, self.cfg.z_dim, generator=generator)) + 1) / 2

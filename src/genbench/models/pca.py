@@ -73,7 +73,7 @@ class PCA(GenerativeModel):
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         return self.decode(self.encode(x))
 
-    def _sample(self, n, generator):
+    def _sample(self, n, generator, labels=None):
         scale = (self.eigvals - self.sigma2).clamp_min(0).sqrt()  # W = V_h (Λ_h - σ²I)^½
         h = self.randn(n, self.cfg.latent_dim, generator=generator)
         eps = self.randn(n, self.dim, generator=generator)

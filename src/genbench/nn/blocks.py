@@ -68,3 +68,40 @@ class DCGANDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B,)
         return self.head(self.features(x)).squeeze(1)
+
+
+class ConvEncoder(nn.Module):
+    """(C, H, W) -> (out_dim,): two stride-2 convolutions with ReLU and a linear head; the
+    convolutional encoder of the conv autoencoder and the conv VAE (seeds 000/001/002).
+    ``extra`` inputs (e.g. a one-hot label) join the flattened features before the head."""
+
+    def __init__(self, shape: tuple[int, int, int], width: int, out_dim: int, extra: int = 0):
+        super().__init__()
+        _check_divisible(shape)
+        c, h, w = shape
+        self.features = nn.Sequential(
+            nn.Conv2d(c, width, 4, 2, 1), nn.ReLU(True),  # (B, w, H/2, W/2)
+            nn.Conv2d(width, 2 * width, 4, 2, 1), nn.ReLU(True), nn.Flatten())  # (B, 2w·H/4·W/4)
+        self.head = nn.Linear(2 * width * (h // 4) * (w // 4) + extra, out_dim)
+
+    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        f = self.features(x)
+        return self.head(f if extra is None else torch.cat([f, extra], 1))
+
+
+class ConvDecoder(nn.Module):
+    """(in_dim,) -> (C, H, W) pre-activations: a linear projection to (2w, H/4, W/4) and two
+    stride-2 transposed convolutions (the encoder's mirror)."""
+
+    def __init__(self, in_dim: int, shape: tuple[int, int, int], width: int):
+        super().__init__()
+        _check_divisible(shape)
+        c, h, w = shape
+        self.start = (2 * width, h // 4, w // 4)
+        self.project = nn.Sequential(nn.Linear(in_dim, prod(self.start)), nn.ReLU(True))
+        self.body = nn.Sequential(
+            nn.ConvTranspose2d(2 * width, width, 4, 2, 1), nn.ReLU(True),  # (B, w, H/2, W/2)
+            nn.ConvTranspose2d(width, c, 4, 2, 1))  # (B, C, H, W)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.body(self.project(h).view(-1, *self.start))
