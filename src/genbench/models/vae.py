@@ -56,7 +56,9 @@ class VAE(GenerativeModel):
 
     @property
     def likelihood(self) -> str:
-        return f"lower bound (IWAE, k={self.cfg.iwae_k})"
+        # the conditional VAE bounds log p(x | y): not comparable with unconditional NLLs
+        of = "log p(x|y) " if self.cfg.conditional else ""
+        return f"{of}lower bound (IWAE, k={self.cfg.iwae_k})"
 
     @property
     def input_transform(self) -> str:
