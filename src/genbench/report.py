@@ -139,7 +139,8 @@ def build_report(params: Params, metrics_dir: Path, evaluator_metrics: Path, mod
           f"val accuracy {ev['val_accuracy']:.4f}. Sample metrics use the evaluator's features "
           f"against the train split; the last row is the floor: held-out real images "
           f"(val+test) scored like samples. NLL is per image on the test split.", "",
-          table.to_markdown(), "", f"![metrics]({rel}/metrics.png)", ""]
+          table.apply(lambda col: col.str.replace("|", "\\|")).to_markdown(), "",
+          f"![metrics]({rel}/metrics.png)", ""]
     for name, d, has_loss in sections:
         m, t = d["metrics"], d["train"]
         md += [f"## {name} ({t['kind']})", "",
