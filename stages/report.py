@@ -1,20 +1,21 @@
-"""Stage report: benchmark table, floor row, grids, curves, bars -> reports/ (from DVC outputs only)."""
+"""Stage report: benchmark table, floor row, analyses, grids, curves, bars -> reports/ (from DVC
+outputs only)."""
 
 from genbench.cli import stage_main
 
 
 def add(p):
-    for name in ("metrics", "evaluator", "models", "samples", "md", "html", "figures", "summary",
-                 "plot"):
+    for name in ("metrics", "evaluator", "analyses", "analysis-figures", "models", "samples", "md",
+                 "html", "figures", "summary", "plot"):
         p.add_argument(f"--{name}", required=True)
 
 
 def run(a):
-    from genbench import pipeline
     from genbench.config import load_params
+    from genbench.report import build_report
 
-    pipeline.report(load_params(a.params), a.metrics, a.evaluator, a.models, a.samples, a.md,
-                    a.html, a.figures, a.summary, a.plot)
+    build_report(load_params(a.params), a.metrics, a.evaluator, a.models, a.samples, a.md, a.html,
+                 a.figures, a.summary, a.plot, a.analyses, a.analysis_figures)
 
 
 if __name__ == "__main__":

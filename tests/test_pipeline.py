@@ -64,7 +64,7 @@ def test_whole_dag_on_digits_smoke(repo):
     assert params["data"]["name"] == "digits" and params["budget"]["name"] == "smoke"
     models = list(params["models"])
     stages = ["download", "preprocess", "evaluator", "report"] + [
-        f"{s}@{m}" for s in ("train", "sample", "evaluate") for m in models]
+        f"{s}@{m}" for s in ("train", "sample", "evaluate", "analyze") for m in models]
     for st in stages:
         assert f"Running stage '{st}'" in out, st
     lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
@@ -78,6 +78,23 @@ def test_whole_dag_on_digits_smoke(repo):
         metrics = json.loads((repo / "metrics" / "models" / f"{m}.json").read_text())
         assert {"fid", "kid", "is", "precision", "recall", "classes_covered"} <= set(metrics)
         assert all(math.isfinite(v) for v in all_numbers(metrics)), m
+        analyses = json.loads((repo / "metrics" / "analyses" / f"{m}.json").read_text())
+        assert all(math.isfinite(v) for v in all_numbers(analyses)), m
+    # every analysis ran where it applies; the costly ones for the models they list
+    a = params["analysis"]
+    for m in models:
+        r = json.loads((repo / "metrics" / "analyses" / f"{m}.json").read_text())
+        codec = m not in ("dcgan", "cvae")
+        for name in ("interpolation", "inpainting", "latent", "tangents", "probe", "robustness"):
+            assert (name in r) == codec, (m, name)
+        assert ("anomaly" in r) == (m in a["anomaly"]["models"]), m
+        assert ("finetune" in r) == (m in a["finetune"]["models"]), m
+        if codec:
+            assert (repo / "reports" / "analyses" / m / "interpolation.png").stat().st_size > 0
+    assert len(json.loads((repo / "metrics" / "analyses" / "ae.json").read_text())
+               ["anomaly"]["auroc"]) == 10
+    for section in ("## Analyses", "## Few-label fine-tuning", "## One-class anomaly detection"):
+        assert section in report
     summary = json.loads((repo / "reports" / "summary.json").read_text())
     assert all(math.isfinite(v) for v in all_numbers(summary))
     assert set(summary["models"]) == {*models, "real (held-out)"}
@@ -100,7 +117,7 @@ def test_whole_dag_on_digits_smoke(repo):
     out = sh(["dvc", "exp", "run", "-S", "data=digits", "-S", "budget=smoke", "-S",
               "models.vae.latent_dim=8"], repo)
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"train@vae", "sample@vae", "evaluate@vae", "report"}, ran
+    assert ran == {"train@vae", "sample@vae", "evaluate@vae", "analyze@vae", "report"}, ran
 
     # dropping models: the report lists only the selected one, stale outputs do not leak
     sh(["dvc", "exp", "run", "-S", "data=digits", "-S", "budget=smoke", "-S", "model=[pca]"], repo)

@@ -60,6 +60,56 @@ class EvaluatorConfig(Section):
     kid_subset_size: int = Field(default=500, ge=2)
 
 
+class InterpolationConfig(Section):
+    pairs: int = Field(default=200, ge=1)  # test-image pairs
+    points: int = Field(default=9, ge=3)  # points per path, endpoints included
+
+
+class TangentsConfig(Section):
+    points: int = Field(default=100, ge=1)  # test images whose encoder Jacobian is decomposed
+    show: int = Field(default=5, ge=1)  # right-singular vectors drawn per image
+
+
+class InpaintingConfig(Section):
+    images: int = Field(default=200, ge=1)
+    region: Literal["bottom", "top", "left", "right", "center"] = "bottom"  # the hidden part
+    steps: int = Field(default=200, ge=0)  # gradient steps on the code h
+    lr: float = Field(default=0.05, gt=0)
+
+
+class AnomalyConfig(Section):
+    models: list[str] = ["ae", "dae", "vae"]  # retrained one-class for each normal class
+    normal_class: int | None = Field(default=None, ge=0)  # null = every class in turn
+    steps: int = Field(default=600, ge=1)  # per one-class model (capped by budget.max_steps)
+
+
+class FinetuneConfig(Section):
+    models: list[str] = ["stacked_ae", "ae"]  # encoders fine-tuned as classifiers
+    labels: list[int] = Field(default=[100, 1000], min_length=1)  # labelled train images
+    repeats: int = Field(default=3, ge=1)  # label draws (and random inits) per size
+    steps: int = Field(default=300, ge=1)
+    batch_size: int = Field(default=64, ge=1)
+    lr: float = Field(default=1e-3, gt=0)
+
+
+class RobustnessConfig(Section):
+    # corruption -> level (σ or pixel fraction) applied to test images before reconstruction
+    levels: dict[str, float] = {"gaussian": 0.5, "masking": 0.5, "salt_pepper": 0.2}
+
+
+class AnalysisConfig(Section):
+    """The autoencoder analyses (stage ``analyze@<model>``); each runs where the model has what
+    it needs (an encoder, a decoder) and, for the costly ones, where it is listed."""
+
+    interpolation: InterpolationConfig = InterpolationConfig()
+    tangents: TangentsConfig = TangentsConfig()
+    inpainting: InpaintingConfig = InpaintingConfig()
+    anomaly: AnomalyConfig = AnomalyConfig()
+    finetune: FinetuneConfig = FinetuneConfig()
+    robustness: RobustnessConfig = RobustnessConfig()
+    probe_max_iter: int = Field(default=1000, ge=1)  # logistic regression of the linear probe
+
+
 class MlflowConfig(Section):
     enabled: bool = True
     experiment: str = "genbench"
@@ -74,6 +124,7 @@ class Params(Section):
     train: EngineConfig
     evaluator: EvaluatorConfig
     mlflow: MlflowConfig
+    analysis: AnalysisConfig
     models: dict[str, dict[str, Any]]
 
     def model_config_of(self, name: str):

@@ -235,13 +235,3 @@ def evaluate(params: Params, name: str, processed_dir, evaluator_path, model_pat
                       run_id=rec.get("mlflow_run_id")) as run:
         run.log_metrics(out)
     return out
-
-
-def report(params: Params, metrics_dir, evaluator_metrics, models_dir, samples_dir, out_md,
-           out_html, out_figures, out_summary, out_plot) -> dict:
-    from genbench.report import build_report
-
-    return build_report(params, Path(metrics_dir), Path(evaluator_metrics), Path(models_dir),
-                        Path(samples_dir), Path(out_md), Path(out_html), Path(out_figures),
-                        Path(out_summary), Path(out_plot))
-

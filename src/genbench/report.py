@@ -7,6 +7,7 @@ CSV of the headline metrics (DVC plots).
 from __future__ import annotations
 
 import html
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -22,7 +23,8 @@ COLUMNS = {  # metric key -> column title, in table order
     "recall": "recall ↑", "classes_covered": "classes", "class_kl": "class KL ↓",
     "nll_nats": "NLL nats ↓", "bits_per_dim": "bits/dim ↓", "nll_note": "NLL is",
     "elbo_nats": "ELBO nats",
-    "recon_mse": "recon MSE ↓", "class_accuracy": "class acc ↑", "n": "n samples",
+    "recon_mse": "recon MSE ↓", "class_accuracy": "class acc ↑",
+    "probe_accuracy": "linear probe ↑", "anomaly_auroc": "anomaly AUROC ↑", "n": "n samples",
     "seconds": "time s"}
 BARS = ("fid", "kid", "precision", "recall")
 
@@ -34,10 +36,12 @@ def _read(path: Path, what: str) -> dict:
 
 
 def collect(params: Params, metrics_dir: Path, evaluator_metrics: Path, models_dir: Path,
-            samples_dir: Path) -> tuple[pd.DataFrame, dict]:
+            samples_dir: Path, analyses: dict[str, dict] | None = None
+            ) -> tuple[pd.DataFrame, dict]:
     """One row per model present in params.yaml (stale outputs of dropped models are ignored),
     plus the held-out real-data floor."""
     rows, details = [], {}
+    analyses = analyses or {}
     for name in params.models:
         m = _read(metrics_dir / f"{name}.json", f"metrics of {name}")
         t = _read(models_dir / name / "train.json", f"train info of {name}")
@@ -45,6 +49,11 @@ def collect(params: Params, metrics_dir: Path, evaluator_metrics: Path, models_d
         seconds = t["train_seconds"] + s["sample_seconds"] + m["eval_seconds"]
         if "likelihood" in m:  # exact or a bound, on which pixels: NLLs compare only within a kind
             m = {**m, "nll_note": f"{m['likelihood']}; {m['pixels']}"}
+        a = analyses.get(name, {})
+        if "probe" in a:
+            m = {**m, "probe_accuracy": a["probe"]["accuracy_codes"]}
+        if "anomaly" in a:
+            m = {**m, "anomaly_auroc": a["anomaly"]["mean_auroc"]}
         rows.append({"model": name, "kind": t["kind"], **m, "seconds": seconds,
                      "train_seconds": t["train_seconds"], "sample_seconds": s["sample_seconds"],
                      "steps": t["steps"]})
@@ -52,6 +61,19 @@ def collect(params: Params, metrics_dir: Path, evaluator_metrics: Path, models_d
     ev = _read(evaluator_metrics, "evaluator metrics")
     rows.append({"model": "real (held-out)", "kind": "floor", **ev["floor"]})
     return pd.DataFrame(rows).set_index("model"), {"models": details, "evaluator": ev}
+
+
+def _fmt(v):
+    if pd.isna(v):
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.4f}" if abs(v) < 1 else f"{v:.4g}" if abs(v) < 1e4 else f"{v:.3e}"
+    return str(v)
+
+
+def _md(df: pd.DataFrame, index: bool = True) -> str:
+    """A markdown table; '|' inside cells escaped (a 'log p(x|y)' would split a row)."""
+    return df.apply(lambda col: col.map(_fmt).str.replace("|", "\\|")).to_markdown(index=index)
 
 
 def _fmt_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -112,14 +134,24 @@ def _bar_figure(path: Path, df: pd.DataFrame) -> None:
 
 def build_report(params: Params, metrics_dir: Path, evaluator_metrics: Path, models_dir: Path,
                  samples_dir: Path, out_md: Path, out_html: Path, out_figures: Path,
-                 out_summary: Path, out_plot: Path) -> dict:
-    df, details = collect(params, metrics_dir, evaluator_metrics, models_dir, samples_dir)
+                 out_summary: Path, out_plot: Path, analyses_dir: Path | None = None,
+                 analysis_figures: Path | None = None) -> dict:
+    from genbench.analysis import report as AR
+
+    metrics_dir, evaluator_metrics, models_dir, samples_dir = map(
+        Path, (metrics_dir, evaluator_metrics, models_dir, samples_dir))
+    out_md, out_html, out_figures, out_summary, out_plot = map(
+        Path, (out_md, out_html, out_figures, out_summary, out_plot))
+    analyses = AR.load(Path(analyses_dir), params.models) if analyses_dir else {}
+    df, details = collect(params, metrics_dir, evaluator_metrics, models_dir, samples_dir,
+                          analyses)
     ev = details["evaluator"]
     table = _fmt_table(df)
     out_figures.parent.mkdir(parents=True, exist_ok=True)
     figs = Path(tempfile.mkdtemp(dir=out_figures.parent, prefix=".figures."))
     try:
         _bar_figure(figs / "metrics.png", df)
+        has_spectra = AR.spectra_figure(figs / "tangent_spectra.png", analyses)
         sections = []
         for name in params.models:
             shutil.copyfile(samples_dir / name / "grid.png", figs / f"{name}_samples.png")
@@ -141,6 +173,7 @@ def build_report(params: Params, metrics_dir: Path, evaluator_metrics: Path, mod
           f"(val+test) scored like samples. NLL is per image on the test split.", "",
           table.apply(lambda col: col.str.replace("|", "\\|")).to_markdown(), "",
           f"![metrics]({rel}/metrics.png)", ""]
+    md += _analysis_md(analyses, analysis_figures, out_md.parent, rel, has_spectra)
     for name, d, has_loss in sections:
         m, t = d["metrics"], d["train"]
         md += [f"## {name} ({t['kind']})", "",
@@ -152,6 +185,14 @@ def build_report(params: Params, metrics_dir: Path, evaluator_metrics: Path, mod
                   else ""), "",
                f"![{name} samples]({rel}/{name}_samples.png)"
                + (f" ![{name} losses]({rel}/{name}_losses.png)" if has_loss else ""), ""]
+        if name in analyses and analysis_figures:
+            a_rel = os.path.relpath(Path(analysis_figures) / name, out_md.parent)
+            skipped = analyses[name]["skipped"]
+            md += [" ".join(f"![{name} {f[:-4]}]({a_rel}/{f})"
+                            for f in AR.figure_list(Path(analysis_figures), name)), ""]
+            if skipped:
+                md += ["Analyses not run: " + "; ".join(f"{k} ({v})" for k, v in skipped.items())
+                       + ".", ""]
     write_text(out_md, "\n".join(md))
 
     # ---- html
@@ -160,10 +201,15 @@ def build_report(params: Params, metrics_dir: Path, evaluator_metrics: Path, mod
             f"<p>Evaluator test accuracy {ev['test_accuracy']:.4f}. Last row: held-out real "
             f"images (the floor).</p>", table.to_html(border=0),
             f'<p><img src="{rel}/metrics.png"></p>']
+    body += _analysis_html(analyses, rel, has_spectra)
     for name, d, has_loss in sections:
         body += [f"<h2>{html.escape(name)} ({html.escape(d['train']['kind'])})</h2>",
                  f'<img src="{rel}/{name}_samples.png" width="300">'
                  + (f' <img src="{rel}/{name}_losses.png">' if has_loss else "")]
+        if name in analyses and analysis_figures:
+            a_rel = os.path.relpath(Path(analysis_figures) / name, out_html.parent)
+            body += [f'<p><img src="{a_rel}/{f}" style="max-width:100%">'
+                     for f in AR.figure_list(Path(analysis_figures), name)]
     write_text(out_html, "<!doctype html><meta charset='utf-8'><title>genbench report</title>"
                "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
                "td,th{padding:2px 8px;text-align:right}</style>\n" + "\n".join(body) + "\n")
@@ -174,8 +220,61 @@ def build_report(params: Params, metrics_dir: Path, evaluator_metrics: Path, mod
                "models": {k: {c: float(v) for c, v in row.items() if pd.notna(v)}
                           for k, row in numeric.drop(columns=["class_hist"], errors="ignore")
                           .iterrows()}}
+    if analyses:
+        summary["analyses"] = {m: {k: float(v) for k, v in row.items() if pd.notna(v)}
+                               for m, row in AR.main_table(analyses).iterrows()}
     write_json(out_summary, summary)
     long = df[[c for c in BARS if c in df.columns]].reset_index().melt(
         id_vars="model", var_name="metric", value_name="value")
     write_text(out_plot, long.to_csv(index=False))
     return summary
+
+
+def _analysis_tables(analyses: dict[str, dict]) -> list[tuple[str, str, pd.DataFrame, bool]]:
+    """(title, explanation, table, show index) of the analysis sections that have data."""
+    from genbench.analysis import report as AR
+
+    out = []
+    t = AR.main_table(analyses)
+    if not t.empty:
+        out.append(("Analyses", "Every analysis feeds the models [0, 1] grey test images. "
+                    "Linear probe: logistic regression test accuracy on the frozen codes, on PCA "
+                    "codes of the same size and on raw pixels. Interpolation: the evaluator's mean "
+                    "max probability inside pixel-space and latent-space paths between test "
+                    "images of different classes (mean over interior points, and at the "
+                    "midpoint). Inpainting: MSE on the hidden pixels. Robustness: reconstruction "
+                    "MSE to the clean image of corrupted test images. Tangents: share of "
+                    "‖∂h/∂x‖²_F in the top singular directions. 2-D grid conf: the evaluator's "
+                    "mean confidence on images decoded over a 15×15 grid of a 2-D latent.", t,
+                    True))
+    t = AR.finetune_table(analyses)
+    if not t.empty:
+        out.append(("Few-label fine-tuning", "The encoder plus a softmax layer trained as a "
+                    "classifier on n labelled train images, from the model's (pretrained) "
+                    "weights or from a random initialisation; test accuracy, mean ± sd over "
+                    "label draws.", t, False))
+    t = AR.anomaly_table(analyses)
+    if not t.empty:
+        out.append(("One-class anomaly detection", "AUROC of the reconstruction error when the "
+                    "model (its config, retrained) sees only the normal class; the other classes "
+                    "of the test split are the anomalies.", t, True))
+    return out
+
+
+def _analysis_md(analyses, figures_dir, md_dir: Path, rel: str, has_spectra: bool) -> list[str]:
+    md = []
+    for title, text, table, index in _analysis_tables(analyses):
+        md += [f"## {title}", "", text, "", _md(table, index), ""]
+    if has_spectra:
+        md += [f"![tangent spectra]({rel}/tangent_spectra.png)", ""]
+    return md
+
+
+def _analysis_html(analyses, rel: str, has_spectra: bool) -> list[str]:
+    body = []
+    for title, text, table, index in _analysis_tables(analyses):
+        body += [f"<h2>{html.escape(title)}</h2>", f"<p>{html.escape(text)}</p>",
+                 table.apply(lambda col: col.map(_fmt)).to_html(border=0, index=index)]
+    if has_spectra:
+        body.append(f'<p><img src="{rel}/tangent_spectra.png"></p>')
+    return body

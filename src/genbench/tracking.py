@@ -71,6 +71,10 @@ class Run:
         if self._m:
             self._m.log_artifact(str(path), artifact_path=folder)
 
+    def log_artifacts(self, folder_path: Path | str, folder: str | None = None) -> None:
+        if self._m:
+            self._m.log_artifacts(str(folder_path), artifact_path=folder)
+
     def set_tags(self, tags: dict[str, str]) -> None:
         if self._m:
             self._m.set_tags(tags)

@@ -1,0 +1,297 @@
+"""Stage ``analyze@<model>``: every analysis that applies to one trained model, its figures in one
+folder (swapped in atomically) and its numbers in one metrics JSON.
+
+An analysis applies when the model has what it needs: encoder + decoder for interpolation,
+inpainting, the latent pictures and robustness; an encoder for tangents and the probes. The costly
+ones retrain or fine-tune copies of the model and run only for the models their config lists
+(``analysis.anomaly.models``, ``analysis.finetune.models``). Conditional models (cvae) are skipped
+by the encoder analyses: their codes need the label.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from genbench import data as D
+from genbench.analysis import anomaly as A
+from genbench.analysis import figures as F
+from genbench.analysis import finetune as FT
+from genbench.analysis import inpainting as IP
+from genbench.analysis import interpolation as IN
+from genbench.analysis import latent as LT
+from genbench.analysis import probe as PR
+from genbench.analysis import robustness as RB
+from genbench.analysis import tangents as TG
+from genbench.config import Params
+from genbench.corruptions import CORRUPTIONS
+from genbench.errors import ConfigError
+from genbench.io import write_json
+from genbench.transforms import to_unit
+
+log = logging.getLogger("genbench.analysis")
+SHOW = 8  # examples drawn in the image figures
+
+
+class Context:
+    """What every analysis of one model reads: the model, [0, 1] splits, the evaluator."""
+
+    def __init__(self, params: Params, name: str, model, classifier, train: D.Split,
+                 test: D.Split, num_classes: int, out: Path):
+        self.params, self.name, self.model, self.clf = params, name, model, classifier
+        self.cfg = params.analysis
+        self.train, self.test = train, test
+        self.xtr, self.xte = to_unit(train.x), to_unit(test.x)  # (N, C, H, W) in [0, 1]
+        self.num_classes, self.out, self.seed = num_classes, out, params.seed
+        # a seeded shuffle of the test split (stored sorted by class): subsets mix the classes
+        self.order = torch.randperm(len(test), generator=self.generator(0))
+
+    @torch.no_grad()
+    def probs(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) [0, 1] -> (B, K)
+        return torch.cat([self.clf(b).softmax(1) for b in x.split(500)])
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.encode(x)
+
+    def decode(self, h: torch.Tensor) -> torch.Tensor:
+        return self.model.decode(h).view(-1, *self.model.shape)
+
+    @torch.no_grad()
+    def codes(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.encode(b) for b in x.split(500)])
+
+    def generator(self, salt: int) -> torch.Generator:
+        return torch.Generator().manual_seed(self.seed * 1000 + salt)
+
+
+# --------------------------------------------------------------------------- the analyses
+def interpolation(c: Context) -> dict:
+    cfg = c.cfg.interpolation
+    a, b = IN.pick_pairs(c.test.y, cfg.pairs, c.generator(1))
+    pixel, latent = IN.paths(c.encode, c.decode, c.xte[a], c.xte[b], cfg.points)
+    conf_p, conf_l = IN.path_confidence(c.probs, pixel), IN.path_confidence(c.probs, latent)
+    t = torch.linspace(0, 1, cfg.points).tolist()
+    inner = slice(1, -1)  # the endpoints are the images themselves (or their reconstructions)
+    mid = cfg.points // 2
+    rows, labels = [], []
+    for i in range(min(4, len(a))):
+        rows += [pixel[:, i], latent[:, i]]
+        labels += [f"pixel {int(c.test.y[a[i]])}→{int(c.test.y[b[i]])}", "latent"]
+    F.image_rows(c.out / "interpolation.png", rows, labels,
+                 f"{c.name}: pixel-space vs latent-space interpolation")
+    F.curves(c.out / "interpolation_confidence.png", t,
+             {"pixel path": conf_p.tolist(), "latent path": conf_l.tolist()}, "t",
+             "evaluator's mean max probability", f"{c.name}: confidence along the paths")
+    return {"pairs": len(a), "confidence_pixel": float(conf_p[inner].mean()),
+            "confidence_latent": float(conf_l[inner].mean()),
+            "confidence_pixel_mid": float(conf_p[mid]), "confidence_latent_mid": float(conf_l[mid]),
+            "curve_pixel": conf_p.tolist(), "curve_latent": conf_l.tolist()}
+
+
+def tangents(c: Context) -> dict:
+    cfg = c.cfg.tangents
+    x = c.xte[c.order[:cfg.points]]
+    s, v = TG.tangent_spectrum(c.encode, x)
+    out = TG.spectrum_summary(s)
+    k = min(20, s.shape[1])
+    norm = (s[:, :k] / s[:, :1].clamp_min(1e-30)).mean(0)  # spectrum relative to σ₁
+    out["spectrum_relative"] = norm.tolist()
+    out["points"] = len(x)
+    show = min(cfg.show, s.shape[1])
+    F.tangent_figure(c.out / "tangents.png", x[:4], v[:4, :show], s[:4, :show],
+                     f"{c.name}: top right-singular vectors of ∂h/∂x (tangent directions)")
+    return out
+
+
+def inpainting(c: Context) -> dict:
+    cfg = c.cfg.inpainting
+    x = c.xte[c.order[:cfg.images]]
+    hidden = IP.region_mask(tuple(x.shape[1:]), cfg.region)
+    mean_img = c.xtr.mean(0)
+    guess, filled = IP.inpaint(c.encode, c.decode, x, hidden, mean_img, cfg.steps, cfg.lr)
+    nn_fill = IP.nearest_neighbour_fill(x, hidden, c.xtr)
+    mean_fill = torch.where(hidden, mean_img, x)
+    mse = {k: float(IP.masked_mse(v.clamp(0, 1), x, hidden).mean()) for k, v in
+           {"pseudo_inverse": filled, "encoder_guess": guess, "mean_image": mean_fill,
+            "nearest_neighbour": nn_fill}.items()}
+    masked = torch.where(hidden, torch.full_like(x, 0.5), x)
+    F.image_rows(c.out / "inpainting.png",
+                 [masked[:SHOW], guess[:SHOW].clamp(0, 1), filled[:SHOW].clamp(0, 1),
+                  nn_fill[:SHOW], x[:SHOW]],
+                 ["hidden", "encoder guess", "pseudo-inverse", "nearest neighbour", "truth"],
+                 f"{c.name}: inpainting the {cfg.region} (grey = hidden)")
+    return {"region": cfg.region, "images": len(x), "steps": cfg.steps,
+            **{f"mse_{k}": v for k, v in mse.items()}}
+
+
+def probe(c: Context) -> dict:
+    it = c.cfg.probe_max_iter
+    ztr, zte = c.codes(c.xtr), c.codes(c.xte)
+    j = ztr.shape[1]
+    ptr, pte = PR.pca_codes(c.xtr, c.xte, j)
+    return {"code_dim": j,
+            "accuracy_codes": PR.linear_probe(ztr, c.train.y, zte, c.test.y, it),
+            "accuracy_pca_same_size": PR.linear_probe(ptr, c.train.y, pte, c.test.y, it),
+            "accuracy_pixels": PR.linear_probe(c.xtr.flatten(1), c.train.y, c.xte.flatten(1),
+                                               c.test.y, it)}
+
+
+def latent(c: Context) -> dict:
+    z = c.codes(c.xte)
+    z2, label = LT.project_2d(z)
+    out = {"code_dim": z.shape[1], "projection": label}
+    grid = None
+    if z.shape[1] == 2:  # a decoded grid needs the latent itself to be the plane
+        _, grid = LT.decoded_grid(c.decode, z, 15)
+        conf = c.probs(grid).max(1).values
+        out.update(grid_confidence=float(conf.mean()),
+                   grid_confident_fraction=float((conf > 0.9).float().mean()))
+    F.latent_figure(c.out / "latent.png", z2, c.test.y, label, grid, f"{c.name}: test codes")
+    return out
+
+
+def robustness(c: Context) -> dict:
+    levels = c.cfg.robustness.levels
+    bad = sorted(set(levels) - set(CORRUPTIONS))
+    if bad:
+        raise ConfigError(f"analysis.robustness.levels: unknown corruption {bad[0]!r}; allowed: "
+                          f"{', '.join(k for k in CORRUPTIONS if k != 'none')}")
+    rec = c.model.reconstruct
+    out = {"clean": RB.corrupted_recon_mse(rec, c.xte, "none", 0.0, c.seed)}
+    for name, level in levels.items():
+        out[name] = RB.corrupted_recon_mse(rec, c.xte, name, level, c.seed)
+    out["levels"] = dict(levels)
+    return out
+
+
+def anomaly(c: Context) -> dict:
+    """Retrain the model's config on each normal class; AUROC of reconstruction error."""
+    from genbench import engine
+    from genbench import transforms as T
+    from genbench.pipeline import build_model
+
+    cfg, p = c.cfg.anomaly, c.params
+    steps = min(cfg.steps, p.budget.max_steps or cfg.steps)
+    classes = [cfg.normal_class] if cfg.normal_class is not None else range(c.num_classes)
+    if cfg.normal_class is not None and cfg.normal_class >= c.num_classes:
+        raise ConfigError(f"analysis.anomaly.normal_class = {cfg.normal_class}: must be < the "
+                          f"number of classes ({c.num_classes})")
+    quiet = p.train.model_copy(update={"progress": False})
+    meta = {"shape": list(c.model.shape), "num_classes": c.num_classes}
+    aurocs, scores_all = {}, {}
+    for k in classes:
+        torch.manual_seed(p.seed + k)
+        m = build_model(p, c.name, meta)
+        keep = c.train.y == k
+        split = D.Split(c.train.x[keep], c.train.y[keep])
+        bs = min(getattr(m.cfg, "batch_size", len(split)), len(split))
+        engine.fit(m, split, transform=T.get(m.input_transform), steps=steps, batch_size=bs,
+                   seed=p.seed + k, engine=quiet, name=f"{c.name} one-class {k}")
+        m.cpu().eval()
+        scores = A.recon_error(m.reconstruct, c.xte)
+        aurocs[str(k)] = A.auroc(scores, c.test.y != k)
+        scores_all[k] = scores
+    F.curves(c.out / "anomaly_auroc.png", [int(k) for k in aurocs], {c.name: list(aurocs.values())},
+             "normal class", "AUROC", f"{c.name}: one-class anomaly detection")
+    return {"steps": steps, "auroc": aurocs,
+            "mean_auroc": sum(aurocs.values()) / len(aurocs)}
+
+
+def finetune(c: Context) -> dict:
+    cfg, p = c.cfg.finetune, c.params
+    steps = min(cfg.steps, p.budget.max_steps or cfg.steps)
+    quiet = p.train.model_copy(update={"progress": False})
+    j = c.codes(c.xte[:2]).shape[1]
+    out = {"steps": steps, "repeats": cfg.repeats}
+    for n in cfg.labels:
+        if n > len(c.train.y):
+            raise ConfigError(f"analysis.finetune.labels: {n} > the train split size "
+                              f"({len(c.train.y)})")
+        res = {}
+        for pretrained in (True, False):
+            accs = [FT.few_label_accuracy(c.model, j, c.train, c.xte, c.test.y, n, pretrained,
+                                          p.seed + r, num_classes=c.num_classes, steps=steps,
+                                          batch_size=cfg.batch_size, lr=cfg.lr, engine=quiet)
+                    for r in range(cfg.repeats)]
+            key = "pretrained" if pretrained else "random_init"
+            res[key] = accs
+            res[f"{key}_mean"] = sum(accs) / len(accs)
+        out[str(n)] = res
+    return out
+
+
+# --------------------------------------------------------------------------- the stage
+def _plan(c: Context) -> dict[str, object]:
+    """analysis name -> function, or the reason it does not apply."""
+    m = c.model
+    codec = hasattr(m, "encode") and hasattr(m, "decode")
+    why = ("conditional model: its codes need the label" if m.conditional else
+           None if codec else "no encoder/decoder")
+    plan: dict[str, object] = {}
+    for name, fn in (("interpolation", interpolation), ("inpainting", inpainting),
+                     ("latent", latent), ("tangents", tangents), ("probe", probe)):
+        plan[name] = fn if why is None else why
+    plan["robustness"] = robustness if why is None and hasattr(m, "reconstruct") else \
+        (why or "no reconstruction")
+    plan["anomaly"] = (anomaly if why is None else why) if c.name in c.cfg.anomaly.models \
+        else "not in analysis.anomaly.models"
+    plan["finetune"] = (finetune if why is None else why) if c.name in c.cfg.finetune.models \
+        else "not in analysis.finetune.models"
+    return plan
+
+
+def analyze(params: Params, name: str, processed_dir, evaluator_path, model_path, out_metrics,
+            out_dir) -> dict:
+    from genbench import evaluator as E
+    from genbench import tracking
+    from genbench.checkpoint import load_model
+
+    model, rec = load_model(model_path)
+    model.eval()
+    for p in model.parameters():  # the analyses differentiate w.r.t. inputs/codes only
+        p.requires_grad_(False)
+    meta = D.load_meta(processed_dir)
+    train, test = D.load_split(processed_dir, "train"), D.load_split(processed_dir, "test")
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    try:
+        c = Context(params, name, model, E.load_classifier(evaluator_path), train, test,
+                    meta["num_classes"], tmp)
+        result: dict = {"model": name, "kind": rec["kind"], "skipped": {}, "seconds": {}}
+        for analysis, fn in _plan(c).items():
+            if isinstance(fn, str):
+                result["skipped"][analysis] = fn
+                continue
+            t0 = time.perf_counter()
+            torch.manual_seed(params.seed)
+            result[analysis] = fn(c)
+            result["seconds"][analysis] = time.perf_counter() - t0
+            log.info("%s: %s done in %.1f s", name, analysis, result["seconds"][analysis])
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    write_json(out_metrics, result)
+    with tracking.run(params.mlflow, model=name, kind=rec["kind"],
+                      run_id=rec.get("mlflow_run_id")) as run:
+        run.log_metrics(_flat_numbers(result, "analysis"))
+        run.log_artifacts(out_dir, "analysis")
+    return result
+
+
+def _flat_numbers(d: dict, prefix: str) -> dict[str, float]:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}/{k}"
+        if isinstance(v, dict):
+            out.update(_flat_numbers(v, key))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[key] = float(v)
+    return out
