@@ -5,8 +5,8 @@ from genbench.cli import stage_main
 
 
 def add(p):
-    for name in ("metrics", "evaluator", "analyses", "analysis-figures", "models", "samples", "md",
-                 "html", "figures", "summary", "plot"):
+    for name in ("metrics", "evaluator", "analyses", "analysis-figures", "toys", "toy-figures",
+                 "models", "samples", "md", "html", "figures", "summary", "plot"):
         p.add_argument(f"--{name}", required=True)
 
 
@@ -15,7 +15,8 @@ def run(a):
     from genbench.report import build_report
 
     build_report(load_params(a.params), a.metrics, a.evaluator, a.models, a.samples, a.md, a.html,
-                 a.figures, a.summary, a.plot, a.analyses, a.analysis_figures)
+                 a.figures, a.summary, a.plot, a.analyses, a.analysis_figures, a.toys,
+                 a.toy_figures)
 
 
 if __name__ == "__main__":

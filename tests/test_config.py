@@ -38,12 +38,15 @@ BAD = [  # (path into params, value, words the one-line error must contain)
     (("models", "vae", "lr"), "fast", ["models.vae.lr", "'fast'", "number"]),
     (("models", "vae", "latent_dim"), 0, ["models.vae.latent_dim", "0", "greater than or equal to 1"]),
     (("models", "vae", "colour"), 3, ["models.vae.colour", "unknown key", "latent_dim"]),
-    (("models", "vae", "kind"), "vea", ["models.vae.kind", "'vea'", "registered", "dcgan, pca, vae"]),
+    (("models", "vae", "kind"), "vea", ["models.vae.kind", "'vea'", "registered", "gan, infogan, pca"]),
     (("models", "dcgan", "loss"), "wasserstien", ["models.dcgan.loss", "non_saturating"]),
     (("budget", "n_samples"), 5, ["budget.n_samples", "5", "greater than or equal to 20"]),
     (("data", "name"), "imagenet", ["data.name", "'imagenet'", "mnist5k"]),
     (("train", "device"), "tpu", ["train.device", "'tpu'", "auto"]),
     (("evaluator", "extra"), 1, ["evaluator.extra", "unknown key", "backbone"]),
+    (("models", "wgan", "label_smoothing"), 0.1, ["models.wgan", "label_smoothing needs a loss"]),
+    (("models", "dcgan", "clip"), -1.0, ["models.dcgan.clip", "greater than 0"]),
+    (("toys", "mixtures", "models", "gan", "loss"), "mse", ["toys.mixtures.models.gan.loss"]),
 ]
 
 

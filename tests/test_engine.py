@@ -25,7 +25,7 @@ class Killed(Exception):
     pass
 
 
-@pytest.mark.parametrize("kind", ["vae", "dcgan"])
+@pytest.mark.parametrize("kind", ["vae", "gan", "progan", "began"])
 def test_resume_after_kill_gives_the_same_model(kind, tmp_path, engine_cfg):
     torch.manual_seed(123)
     straight = build(kind, (1, 8, 8))

@@ -63,7 +63,7 @@ def test_whole_dag_on_digits_smoke(repo):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     assert params["data"]["name"] == "digits" and params["budget"]["name"] == "smoke"
     models = list(params["models"])
-    stages = ["download", "preprocess", "evaluator", "report"] + [
+    stages = ["download", "preprocess", "evaluator", "toys", "report"] + [
         f"{s}@{m}" for s in ("train", "sample", "evaluate", "analyze") for m in models]
     for st in stages:
         assert f"Running stage '{st}'" in out, st
@@ -80,19 +80,29 @@ def test_whole_dag_on_digits_smoke(repo):
         assert all(math.isfinite(v) for v in all_numbers(metrics)), m
         analyses = json.loads((repo / "metrics" / "analyses" / f"{m}.json").read_text())
         assert all(math.isfinite(v) for v in all_numbers(analyses)), m
-    # every analysis ran where it applies; the costly ones for the models they list
+    # every analysis ran or says why not; the costly ones only for the models they list
     a = params["analysis"]
+    every = ("interpolation", "inpainting", "latent", "tangents", "probe", "robustness",
+             "anomaly", "finetune")
     for m in models:
         r = json.loads((repo / "metrics" / "analyses" / f"{m}.json").read_text())
-        codec = m not in ("dcgan", "cvae")
-        for name in ("interpolation", "inpainting", "latent", "tangents", "probe", "robustness"):
-            assert (name in r) == codec, (m, name)
+        assert all((name in r) != (name in r["skipped"]) for name in every), m
         assert ("anomaly" in r) == (m in a["anomaly"]["models"]), m
         assert ("finetune" in r) == (m in a["finetune"]["models"]), m
-        if codec:
+        if "interpolation" in r:
             assert (repo / "reports" / "analyses" / m / "interpolation.png").stat().st_size > 0
+    for m in ("pca", "ae", "dae", "cae", "vae"):  # encoder + decoder: the codec analyses run
+        r = json.loads((repo / "metrics" / "analyses" / f"{m}.json").read_text())
+        assert {"interpolation", "inpainting", "latent", "tangents", "probe"} <= set(r), m
+    for m in ("dcgan", "cvae"):  # no encoder / codes that need the label
+        r = json.loads((repo / "metrics" / "analyses" / f"{m}.json").read_text())
+        assert "interpolation" in r["skipped"], m
     assert len(json.loads((repo / "metrics" / "analyses" / "ae.json").read_text())
                ["anomaly"]["auroc"]) == 10
+    toys = json.loads((repo / "metrics" / "toys.json").read_text())
+    assert set(toys["mixtures"]) == {"ring", "grid"} and toys["line2d"]["updates"] > 0
+    assert all(math.isfinite(v) for v in all_numbers(toys))
+    assert "## 2-D GAN experiments" in report
     for section in ("## Analyses", "## Few-label fine-tuning", "## One-class anomaly detection"):
         assert section in report
     summary = json.loads((repo / "reports" / "summary.json").read_text())

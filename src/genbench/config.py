@@ -110,6 +110,30 @@ class AnalysisConfig(Section):
     probe_max_iter: int = Field(default=1000, ge=1)  # logistic regression of the linear probe
 
 
+class Line2dConfig(Section):
+    steps: int = Field(default=20, ge=1)  # alternating D/G updates
+    lr: float = Field(default=0.5, gt=0)  # plain SGD
+    batch_size: int = Field(default=1024, ge=1)
+    loss: str = "non_saturating"
+
+
+class MixturesConfig(Section):
+    datasets: list[Literal["ring", "grid"]] = ["ring", "grid"]
+    train_points: int = Field(default=10000, ge=10)
+    samples: int = Field(default=2500, ge=10)  # generated points scored
+    min_samples: int = Field(default=20, ge=1)  # high-quality samples for a mode to count
+    steps: int = Field(default=3000, ge=1)
+    batch_size: int = Field(default=256, ge=1)
+    models: dict[str, dict[str, Any]]  # variant -> a GAN model section (kind: gan, arch: mlp)
+
+
+class ToysConfig(Section):
+    """The 2-D GAN experiments of stage ``toys``."""
+
+    line2d: Line2dConfig = Line2dConfig()
+    mixtures: MixturesConfig
+
+
 class MlflowConfig(Section):
     enabled: bool = True
     experiment: str = "genbench"
@@ -125,6 +149,7 @@ class Params(Section):
     evaluator: EvaluatorConfig
     mlflow: MlflowConfig
     analysis: AnalysisConfig
+    toys: ToysConfig
     models: dict[str, dict[str, Any]]
 
     def model_config_of(self, name: str):
@@ -142,8 +167,9 @@ def format_validation_error(err: ValidationError, prefix: str, model_cls=None) -
     e = err.errors()[0]
     key = ".".join([prefix, *map(str, e["loc"])] if prefix else map(str, e["loc"]))
     msg = e["msg"]
-    if e["type"] == "extra_forbidden" and model_cls is not None:
-        msg = f"unknown key; allowed keys: {', '.join(model_cls.model_fields)}"
+    if e["type"] == "extra_forbidden":
+        allowed = f"; allowed keys: {', '.join(model_cls.model_fields)}" if model_cls else ""
+        return f"{key}: unknown key{allowed}"  # the value may be a whole section: not echoed
     if e["type"] == "missing":
         return f"{key}: missing (required)"
     return f"{key} = {e.get('input')!r}: {msg}"
@@ -191,6 +217,14 @@ def load_params(path: Path | str = "params.yaml") -> Params:
     params = validate(Params, raw)
     for name in params.models:  # validate every model section now: fail fast, before any work
         params.model_config_of(name)
+    from genbench.losses import GAN_LOSSES
+    from genbench.registry import model_config
+
+    for name, section in params.toys.mixtures.models.items():
+        model_config(name, section, prefix=f"toys.mixtures.models.{name}")
+    if params.toys.line2d.loss not in GAN_LOSSES:
+        raise ConfigError(f"toys.line2d.loss = {params.toys.line2d.loss!r}: one of "
+                          f"{', '.join(GAN_LOSSES)}")
     return params
 
 

@@ -18,7 +18,7 @@ from genbench.config import EngineConfig
 from genbench.data import Split
 from genbench.errors import TrainingError
 from genbench.io import torch_load, torch_save
-from genbench.models.base import Batch, OptimGroup
+from genbench.models.base import Batch, GenerativeModel, OptimGroup
 from genbench.transforms import Transform
 
 log = logging.getLogger("genbench.engine")
@@ -128,6 +128,9 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
 
     opts = {g: make_optimizer(spec) for g, spec in groups.items()}
     torch.manual_seed(seed)
+    if getattr(type(model), "on_train_start", None) not in (None, GenerativeModel.on_train_start):
+        with torch.no_grad():  # only models that use it: others keep their RNG stream
+            model.on_train_start(transform.batch(x_all), y_all)
     start, history, resumed = 0, [], None
     if ckpt_path and ckpt_path.exists():
         ck = torch_load(ckpt_path)

@@ -83,9 +83,13 @@ def _batched(fn, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
 
 
 @torch.no_grad()
+def predict(net: ConvClassifier, x_uint8: torch.Tensor) -> torch.Tensor:
+    """The classifier's classes of uint8 images. (N, C, H, W) -> (N,)"""
+    return _batched(lambda b: net(to_unit(b)), x_uint8).argmax(1)
+
+
 def accuracy(net: ConvClassifier, x_uint8: torch.Tensor, y: torch.Tensor) -> float:
-    logits = _batched(lambda b: net(to_unit(b)), x_uint8)
-    return float((logits.argmax(1) == y).float().mean())
+    return float((predict(net, x_uint8) == y).float().mean())
 
 
 class Inception(nn.Module):

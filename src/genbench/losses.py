@@ -14,9 +14,13 @@ import torch.nn.functional as F
 
 
 # ----------------------------------------------------------------------------- GAN losses
-def d_nonsaturating(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """-log D(x) - log(1 - D(G(z))): the discriminator's cross entropy (Goodfellow et al. 2014)."""
-    return F.softplus(-real).mean() + F.softplus(fake).mean()
+def d_nonsaturating(real: torch.Tensor, fake: torch.Tensor, smoothing: float = 0.0
+                    ) -> torch.Tensor:
+    """-log D(x) - log(1 - D(G(z))): the discriminator's cross entropy (Goodfellow et al. 2014) on
+    logits. ``smoothing`` s: one-sided label smoothing, real target 1 - s (Salimans et al. 2016)."""
+    real_term = F.softplus(-real) if not smoothing else \
+        (1 - smoothing) * F.softplus(-real) + smoothing * F.softplus(real)
+    return real_term.mean() + F.softplus(fake).mean()
 
 
 def g_nonsaturating(fake: torch.Tensor) -> torch.Tensor:
@@ -29,16 +33,18 @@ def g_minimax(fake: torch.Tensor) -> torch.Tensor:
     return -F.softplus(fake).mean()
 
 
-def d_least_squares(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """LSGAN (Mao et al. 2017), a=0, b=c=1, with the 0.5 factors of Bios 740."""
-    return 0.5 * (real - 1).pow(2).mean() + 0.5 * fake.pow(2).mean()
+def d_least_squares(real: torch.Tensor, fake: torch.Tensor, smoothing: float = 0.0
+                    ) -> torch.Tensor:
+    """LSGAN (Mao et al. 2017), a=0, b=c=1, with the 0.5 factors of Bios 740: the Pearson χ²
+    form. ``smoothing`` s moves the real target to 1 - s."""
+    return 0.5 * (real - (1 - smoothing)).pow(2).mean() + 0.5 * fake.pow(2).mean()
 
 
 def g_least_squares(fake: torch.Tensor) -> torch.Tensor:
     return 0.5 * (fake - 1).pow(2).mean()
 
 
-def d_wasserstein(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+def d_wasserstein(real: torch.Tensor, fake: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
     """WGAN critic: maximise E[f(x)] - E[f(G(z))] (Arjovsky et al. 2017)."""
     return fake.mean() - real.mean()
 
@@ -47,9 +53,13 @@ def g_wasserstein(fake: torch.Tensor) -> torch.Tensor:
     return -fake.mean()
 
 
-def d_hinge(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+def d_hinge(real: torch.Tensor, fake: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
+    """Hinge loss (Lim & Ye 2017; SN-GAN, BigGAN); the generator uses the Wasserstein form."""
     return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
 
+
+#: losses whose real target can be smoothed (the others have no target)
+SMOOTHABLE = ("non_saturating", "minimax", "least_squares")
 
 GAN_LOSSES = {
     # name: (discriminator loss, generator loss)
@@ -59,6 +69,35 @@ GAN_LOSSES = {
     "wasserstein": (d_wasserstein, g_wasserstein),
     "hinge": (d_hinge, g_wasserstein),
 }
+
+
+# ----------------------------------------------------------------------------- D regularisers
+def interpolates(real: torch.Tensor, fake: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """x̂ = α x + (1 - α) x̃ with one α per sample: alpha (N,) -> broadcast over (N, C, H, W)."""
+    a = alpha.view(-1, *([1] * (real.dim() - 1)))
+    return a * real + (1 - a) * fake
+
+
+def grad_norm_penalty(critic, x_hat: torch.Tensor, target: float = 1.0) -> torch.Tensor:
+    """E[(‖∇_x̂ critic(x̂)‖₂ - target)²] per-sample gradient norms, differentiable (create_graph)."""
+    x_hat = x_hat.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - target).pow(2).mean()
+
+
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP (Gulrajani et al. 2017; seed 000's cost): the gradient-norm penalty on random
+    interpolates of real and fake, α ~ U[0, 1] drawn once per sample (not per pixel)."""
+    alpha = torch.rand(real.shape[0], device=real.device)
+    return grad_norm_penalty(critic, interpolates(real, fake.detach(), alpha))
+
+
+def dragan_penalty(critic, real: torch.Tensor, c: float = 0.5) -> torch.Tensor:
+    """DRAGAN (Kodali et al. 2017): the same penalty around perturbed real data,
+    x̂ = x + α δ with δ = c · std(x) · U[0, 1] noise and one α per sample."""
+    delta = c * real.std() * torch.rand_like(real)
+    alpha = torch.rand(real.shape[0], device=real.device)
+    return grad_norm_penalty(critic, interpolates(real + delta, real, alpha))
 
 
 # ----------------------------------------------------------------------------- likelihood terms

@@ -103,3 +103,20 @@ def bits_per_dim(nll_nats: float, dim: int, discrete: bool) -> float:
     8-bit scale (density on [0,256)^D = density on [0,1)^D / 256^D) so they compare with
     discrete models."""
     return (nll_nats + (0.0 if discrete else dim * math.log(256))) / (dim * math.log(2))
+
+
+def code_class_matching(pred: torch.Tensor, codes: torch.Tensor, num_classes: int) -> dict:
+    """How well an unsupervised code (InfoGAN's categorical code) maps onto classes: accuracy
+    under the best one-to-one code→class assignment (Hungarian, as in clustering accuracy),
+    purity (each code → its most frequent class) and the number of distinct majority classes."""
+    from scipy.optimize import linear_sum_assignment
+
+    k = int(codes.max()) + 1
+    counts = torch.zeros(k, num_classes, dtype=torch.long)
+    counts.index_put_((codes.long(), pred.long()), torch.ones_like(codes, dtype=torch.long),
+                      accumulate=True)
+    rows, cols = linear_sum_assignment(counts.numpy(), maximize=True)
+    n = len(codes)
+    return {"class_accuracy": float(counts[rows, cols].sum()) / n,
+            "code_purity": float(counts.max(1).values.sum()) / n,
+            "code_classes": len(set(counts.argmax(1).tolist()))}

@@ -218,7 +218,11 @@ def evaluate(params: Params, name: str, processed_dir, evaluator_path, model_pat
     out = E.sample_metrics(extract, train_split.x, samples[:n], params.evaluator,
                            meta["num_classes"], params.seed)
     if "y" in stored:  # conditional samples: does the evaluator see the asked-for class?
-        out["class_accuracy"] = E.accuracy(extract.clf, samples, stored["y"])
+        if getattr(model, "labels_are_codes", False):  # InfoGAN: codes, matched to classes
+            pred = E.predict(extract.clf, samples)
+            out.update(M.code_class_matching(pred, stored["y"], meta["num_classes"]))
+        else:
+            out["class_accuracy"] = E.accuracy(extract.clf, samples, stored["y"])
     q = _test_quantities(model, test)
     if "log_likelihood" in q:
         discrete = model.input_transform.startswith("binary")

@@ -43,16 +43,18 @@ def model_class(kind: str) -> type:
     return models[kind]
 
 
-def model_config(name: str, section: dict[str, Any]):
-    """Validate ``models.<name>`` into the typed config of the class its ``kind`` names."""
+def model_config(name: str, section: dict[str, Any], prefix: str | None = None):
+    """Validate ``models.<name>`` (or the section at ``prefix``) into the typed config of the
+    class its ``kind`` names."""
     from genbench.config import validate
 
+    where = prefix or f"models.{name}"
     if not isinstance(section, dict):
-        raise ConfigError(f"models.{name} = {section!r}: expected a mapping of model settings")
+        raise ConfigError(f"{where} = {section!r}: expected a mapping of model settings")
     kind = section.get("kind")
     if kind is None:
-        raise ConfigError(f"models.{name}.kind: missing; registered kinds: {', '.join(registered())}")
+        raise ConfigError(f"{where}.kind: missing; registered kinds: {', '.join(registered())}")
     if kind not in registered():
-        raise ConfigError(f"models.{name}.kind = {kind!r}: unknown model; registered: "
+        raise ConfigError(f"{where}.kind = {kind!r}: unknown model; registered: "
                           f"{', '.join(registered())}")
-    return validate(model_class(kind).Config, section, prefix=f"models.{name}")
+    return validate(model_class(kind).Config, section, prefix=where)

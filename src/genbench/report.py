@@ -24,6 +24,7 @@ COLUMNS = {  # metric key -> column title, in table order
     "nll_nats": "NLL nats ↓", "bits_per_dim": "bits/dim ↓", "nll_note": "NLL is",
     "elbo_nats": "ELBO nats",
     "recon_mse": "recon MSE ↓", "class_accuracy": "class acc ↑",
+    "code_purity": "code purity ↑", "label_accuracy": "q(y|x) acc ↑",
     "probe_accuracy": "linear probe ↑", "anomaly_auroc": "anomaly AUROC ↑", "n": "n samples",
     "seconds": "time s"}
 BARS = ("fid", "kid", "precision", "recall")
@@ -90,7 +91,14 @@ def _fmt_table(df: pd.DataFrame) -> pd.DataFrame:
     return out.apply(lambda col: col.map(fmt))
 
 
+#: training-curve columns drawn on the right panel (rates and control variables, not losses)
+DYNAMICS = ("acc_real", "acc_fake", "acc", "q_acc", "w_estimate", "convergence", "k", "alpha",
+            "level", "phase")
+
+
 def _loss_figure(path: Path, name: str, models_dir: Path) -> bool:
+    """Training dynamics: losses on the left; D's accuracy on real/fake (a perfect generator
+    leaves it at 50%), the Wasserstein estimate, BEGAN's M and k, schedules on the right."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -102,13 +110,24 @@ def _loss_figure(path: Path, name: str, models_dir: Path) -> bool:
     df = pd.read_csv(f)
     if len(df) < 2:
         return False
-    fig, ax = plt.subplots(figsize=(5, 3))
-    for col in df.columns:
-        if col != "step" and df[col].notna().any():
+    cols = [c for c in df.columns if c != "step" and df[c].notna().any()]
+    right = [c for c in cols if c.split("/")[-1] in DYNAMICS]
+    left = [c for c in cols if c not in right]
+    fig, axes = plt.subplots(1, 2 if right else 1, figsize=(9 if right else 5, 3), squeeze=False)
+    for col in left:
+        axes[0, 0].plot(df["step"], df[col], label=col)
+    axes[0, 0].set_xlabel("step")
+    axes[0, 0].set_title(f"{name}: losses", fontsize=9)
+    axes[0, 0].legend(fontsize=7)
+    if right:
+        ax = axes[0, 1]
+        for col in right:
             ax.plot(df["step"], df[col], label=col)
-    ax.set_xlabel("step")
-    ax.set_title(f"{name}: training curves")
-    ax.legend(fontsize=7)
+        if any("acc" in c for c in right):
+            ax.axhline(0.5, color="0.5", ls="--", lw=0.8)
+        ax.set_xlabel("step")
+        ax.set_title(f"{name}: dynamics", fontsize=9)
+        ax.legend(fontsize=7)
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return True
@@ -135,7 +154,8 @@ def _bar_figure(path: Path, df: pd.DataFrame) -> None:
 def build_report(params: Params, metrics_dir: Path, evaluator_metrics: Path, models_dir: Path,
                  samples_dir: Path, out_md: Path, out_html: Path, out_figures: Path,
                  out_summary: Path, out_plot: Path, analyses_dir: Path | None = None,
-                 analysis_figures: Path | None = None) -> dict:
+                 analysis_figures: Path | None = None, toys_metrics: Path | None = None,
+                 toy_figures: Path | None = None) -> dict:
     from genbench.analysis import report as AR
 
     metrics_dir, evaluator_metrics, models_dir, samples_dir = map(
@@ -174,6 +194,10 @@ def build_report(params: Params, metrics_dir: Path, evaluator_metrics: Path, mod
           table.apply(lambda col: col.str.replace("|", "\\|")).to_markdown(), "",
           f"![metrics]({rel}/metrics.png)", ""]
     md += _analysis_md(analyses, analysis_figures, out_md.parent, rel, has_spectra)
+    toys = read_json(toys_metrics) if toys_metrics and Path(toys_metrics).exists() else None
+    toy_rel = os.path.relpath(Path(toy_figures), out_md.parent) if toy_figures else None
+    if toys:
+        md += _toys_md(toys, toy_rel)
     for name, d, has_loss in sections:
         m, t = d["metrics"], d["train"]
         md += [f"## {name} ({t['kind']})", "",
@@ -202,6 +226,11 @@ def build_report(params: Params, metrics_dir: Path, evaluator_metrics: Path, mod
             f"images (the floor).</p>", table.to_html(border=0),
             f'<p><img src="{rel}/metrics.png"></p>']
     body += _analysis_html(analyses, rel, has_spectra)
+    if toys:
+        body += [f"<h2>2-D GAN experiments</h2><p>{html.escape(_line_text(toys['line2d']))}</p>",
+                 _mixture_table(toys).apply(lambda col: col.map(_fmt)).to_html(border=0),
+                 *[f'<p><img src="{toy_rel}/{f}.png" style="max-width:100%">'
+                   for f in ("line2d", *toys["mixtures"])]]
     for name, d, has_loss in sections:
         body += [f"<h2>{html.escape(name)} ({html.escape(d['train']['kind'])})</h2>",
                  f'<img src="{rel}/{name}_samples.png" width="300">'
@@ -220,6 +249,10 @@ def build_report(params: Params, metrics_dir: Path, evaluator_metrics: Path, mod
                "models": {k: {c: float(v) for c, v in row.items() if pd.notna(v)}
                           for k, row in numeric.drop(columns=["class_hist"], errors="ignore")
                           .iterrows()}}
+    if toys:
+        summary["toys"] = {f"{ds}/{v}": {"modes_captured": r["modes_captured"],
+                                         "high_quality": r["high_quality"]}
+                           for ds, res in toys["mixtures"].items() for v, r in res.items()}
     if analyses:
         summary["analyses"] = {m: {k: float(v) for k, v in row.items() if pd.notna(v)}
                                for m, row in AR.main_table(analyses).iterrows()}
@@ -278,3 +311,34 @@ def _analysis_html(analyses, rel: str, has_spectra: bool) -> list[str]:
     if has_spectra:
         body.append(f'<p><img src="{rel}/tangent_spectra.png"></p>')
     return body
+
+
+def _line_text(line: dict) -> str:
+    v1 = line["v_after_first_gen_update"]
+    return (f"Seed 000's illustration: generator direction v from ({line['v_start'][0]:.2f}, "
+            f"{line['v_start'][1]:.2f}) to ({v1[0]:.2f}, {v1[1]:.2f}) after the first generator "
+            f"update (the slide: about (0.39, 0.92)), ({line['v_final'][0]:.2f}, "
+            f"{line['v_final'][1]:.2f}) after {line['updates'] // 2} alternating updates; the "
+            f"angle to the data direction w = (0.98, 0.2) went from {line['angle_start_deg']:.1f}° "
+            f"to {line['angle_final_deg']:.1f}°.")
+
+
+def _mixture_table(toys: dict) -> pd.DataFrame:
+    rows = []
+    for ds, res in toys["mixtures"].items():
+        for variant, r in res.items():
+            rows.append({"mixture": ds, "GAN": variant,
+                         "modes captured": f"{r['modes_captured']}/{r['modes']}",
+                         "high-quality samples": r["high_quality"], "steps": r["steps"],
+                         "seconds": r["seconds"]})
+    return pd.DataFrame(rows).set_index(["mixture", "GAN"])
+
+
+def _toys_md(toys: dict, rel: str) -> list[str]:
+    return ["## 2-D GAN experiments", "", _line_text(toys["line2d"]), "",
+            f"![line GAN]({rel}/line2d.png)", "",
+            "Mode collapse (VEEGAN/PacGAN protocol): 2,500 generated points; high quality = "
+            "within 3σ of a mode; a mode counts as captured with at least "
+            "`toys.mixtures.min_samples` high-quality points.", "",
+            _md(_mixture_table(toys)), "",
+            " ".join(f"![{ds}]({rel}/{ds}.png)" for ds in toys["mixtures"]), ""]

@@ -7,6 +7,7 @@ Each transform has ``prepare`` (once per split, may precompute, e.g. a static bi
 - ``symmetric``: x / 127.5 - 1 in [-1, 1] (tanh generators)
 - ``binary_dynamic``: a fresh Bernoulli(x / 255) draw every batch (Salakhutdinov & Murray 2008)
 - ``binary_static``: one seeded Bernoulli(x / 255) draw, fixed for the run (used for all test NLLs)
+- ``raw``: float data as they are (the 2-D toys)
 """
 
 from __future__ import annotations
@@ -67,7 +68,19 @@ class BinaryStatic(Transform):
         return x.float()
 
 
-TRANSFORMS = {t.name: t for t in (Transform, Symmetric, BinaryDynamic, BinaryStatic)}
+class Raw(Transform):
+    """Float data used as they are (the 2-D toy experiments): no scaling, no clamping."""
+
+    name = "raw"
+
+    def batch(self, x):
+        return x.float()
+
+    def to_unit(self, x):
+        return x
+
+
+TRANSFORMS = {t.name: t for t in (Transform, Symmetric, BinaryDynamic, BinaryStatic, Raw)}
 
 
 def get(name: str) -> Transform:

@@ -91,6 +91,10 @@ class GenerativeModel(nn.Module):
     def on_step_end(self, group: str) -> None:
         """Hook after an optimizer step of ``group`` (weight clipping, control variables)."""
 
+    def on_train_start(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Hook before the first engine step (and again on resume), with the whole (transformed)
+        train split: e.g. a semi-supervised model draws its labelled subset."""
+
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         """Closed-form fit on the whole (transformed) train split; models without groups only."""
         raise NotImplementedError(f"{self.kind} has optimizer groups; train it with the engine")

@@ -1,0 +1,132 @@
+"""Stage ``toys``: seed 000's line GAN and the mode-collapse mixtures; figures in one folder,
+numbers in one metrics JSON."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from genbench.config import Params
+from genbench.io import save_figure, write_json
+from genbench.toys import line2d, mixtures
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def line_figure(path: Path, model: line2d.LineGAN, res: dict) -> None:
+    """The slide's picture after every update: the data line (w), the generator's line (v,
+    light to dark over time) and the discriminator's weights; the angle between v and w."""
+    plt = _plt()
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9, 4))
+    w = torch.tensor(line2d.W_DATA)
+    ax.plot([-2 * w[0], 2 * w[0]], [-2 * w[1], 2 * w[1]], "k-", lw=3, label="data x = h·w")
+    gens = [h for h in model.history if h["after"] in ("start", "gen")]
+    cmap = plt.get_cmap("viridis")
+    for i, h in enumerate(gens):
+        v = h["v"]
+        ax.plot([-2 * v[0], 2 * v[0]], [-2 * v[1], 2 * v[1]], color=cmap(i / max(1, len(gens) - 1)),
+                lw=1, label="generator x = h·v (start → end)" if i in (0, len(gens) - 1) else None)
+    ds = [h["d"] for h in model.history if h["after"] in ("start", "disc")]
+    ax.quiver([0] * len(ds), [0] * len(ds), [d[0] for d in ds], [d[1] for d in ds],
+              color=[cmap(i / max(1, len(ds) - 1)) for i in range(len(ds))], angles="xy",
+              scale_units="xy", scale=1, width=0.006, alpha=0.6)
+    ax.set_aspect("equal")
+    ax.set_xlim(-2.2, 2.2)
+    ax.set_ylim(-2.2, 2.2)
+    ax.legend(fontsize=7, loc="lower left")
+    ax.set_title("lines after each update; arrows: D's weights", fontsize=9)
+    ax2.plot(res["angles_deg"], marker="o", ms=3)
+    ax2.set_xlabel("generator update")
+    ax2.set_ylabel("angle between v and w (degrees)")
+    ax2.set_title("v rotates toward w", fontsize=9)
+    save_figure(path, fig)
+    plt.close(fig)
+
+
+def mixture_figure(path: Path, name: str, data: torch.Tensor, samples: dict[str, torch.Tensor],
+                   results: dict[str, dict]) -> None:
+    plt = _plt()
+    centres, _ = mixtures.MIXTURES[name]
+    fig, axes = plt.subplots(1, len(samples), figsize=(3.1 * len(samples), 3.2), squeeze=False)
+    lim = float(centres.abs().max()) + 1.2
+    for ax, (variant, s) in zip(axes[0], samples.items()):
+        ax.scatter(data[:2000, 0], data[:2000, 1], s=2, c="0.75")
+        ax.scatter(s[:, 0], s[:, 1], s=2, c="C0", alpha=0.5)
+        ax.scatter(centres[:, 0], centres[:, 1], s=12, c="red", marker="x")
+        r = results[variant]
+        ax.set_title(f"{variant}: {r['modes_captured']}/{r['modes']} modes, "
+                     f"{100 * r['high_quality']:.0f}% HQ", fontsize=8)
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"{name}: real (grey) and 2,500 generated (blue) points", fontsize=9)
+    save_figure(path, fig)
+    plt.close(fig)
+
+
+def run_mixture(params: Params, name: str, variant: str, data: torch.Tensor) -> tuple[dict, torch.Tensor]:
+    """Train one GAN variant on one mixture through the engine; score its samples."""
+    from genbench import engine
+    from genbench import transforms as T
+    from genbench.data import Split
+    from genbench.registry import model_class, model_config
+
+    cfg = params.toys.mixtures
+    mcfg = model_config(variant, cfg.models[variant],
+                        prefix=f"toys.mixtures.models.{variant}")
+    torch.manual_seed(params.seed)
+    model = model_class(mcfg.kind)(mcfg, (1, 1, 2), 1)
+    steps = min(cfg.steps, params.budget.max_steps or cfg.steps)
+    quiet = params.train.model_copy(update={"progress": False})
+    t0 = time.perf_counter()
+    engine.fit(model, Split(data.view(-1, 1, 1, 2), torch.zeros(len(data), dtype=torch.long)),
+               transform=T.get("raw"), steps=steps, batch_size=cfg.batch_size, seed=params.seed,
+               engine=quiet, name=f"{name}/{variant}")
+    model.cpu().eval()
+    with torch.no_grad():  # unclamped: the toy data are not images
+        s = model._sample(cfg.samples, torch.Generator().manual_seed(params.seed)).view(-1, 2)
+    out = mixtures.mode_metrics(s, name, cfg.min_samples)
+    out.update(steps=steps, seconds=time.perf_counter() - t0)
+    return out, s
+
+
+def toys(params: Params, out_metrics, out_dir) -> dict:
+    cfg = params.toys
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    quiet = params.train.model_copy(update={"progress": False})
+    try:
+        lc = cfg.line2d
+        model, line = line2d.run(min(lc.steps, params.budget.max_steps or lc.steps), lc.lr,
+                                 lc.batch_size, params.seed, quiet, lc.loss)
+        line_figure(tmp / "line2d.png", model, line)
+        result: dict = {"line2d": line, "mixtures": {}}
+        for name in cfg.mixtures.datasets:
+            data, _ = mixtures.sample_mixture(name, cfg.mixtures.train_points,
+                                              torch.Generator().manual_seed(params.seed))
+            res, samples = {}, {}
+            for variant in cfg.mixtures.models:
+                res[variant], samples[variant] = run_mixture(params, name, variant, data)
+            mixture_figure(tmp / f"{name}.png", name, data, samples, res)
+            result["mixtures"][name] = res
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    write_json(out_metrics, result)
+    return result

@@ -1,0 +1,19 @@
+"""Stage toys: seed 000's 2-D line GAN and mode collapse on Gaussian mixtures (ring, grid)."""
+
+from genbench.cli import stage_main
+
+
+def add(p):
+    p.add_argument("--out", required=True, help="metrics JSON")
+    p.add_argument("--figures", required=True, help="folder of the toy figures")
+
+
+def run(a):
+    from genbench.config import load_params
+    from genbench.toys.runner import toys
+
+    toys(load_params(a.params), a.out, a.figures)
+
+
+if __name__ == "__main__":
+    stage_main(__doc__, add, run)
