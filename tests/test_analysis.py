@@ -216,6 +216,13 @@ def test_few_label_fine_tuning_learns_an_easy_task(engine_cfg):
     acc = FT.few_label_accuracy(model, 8, train, test.x.float() / 255, test.y, 100, False, 0,
                                 num_classes=10, steps=150, batch_size=50, lr=3e-3, engine=quiet)
     assert acc > 0.9
+    frozen = FT.reinitialise(model, 1)
+    for p in frozen.parameters():  # what the analyze stage hands over: a frozen model
+        p.requires_grad_(False)
+    acc_frozen_in = FT.few_label_accuracy(frozen, 8, train, test.x.float() / 255, test.y, 100,
+                                          False, 0, num_classes=10, steps=150, batch_size=50,
+                                          lr=3e-3, engine=quiet)
+    assert acc_frozen_in == acc  # the encoder is fine-tuned even if handed over frozen
     before = [p.clone() for p in model.parameters()]
     FT.few_label_accuracy(model, 8, train, test.x.float() / 255, test.y, 50, True, 0,
                           num_classes=10, steps=5, batch_size=50, lr=3e-3, engine=quiet)

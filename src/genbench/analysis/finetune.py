@@ -85,6 +85,8 @@ def few_label_accuracy(model: nn.Module, latent_dim: int, train: Split, test_x: 
     from genbench import transforms as T
 
     base = copy.deepcopy(model) if pretrained else reinitialise(model, seed)
+    for p in base.parameters():  # the whole network is fine-tuned, not only the softmax layer
+        p.requires_grad_(True)
     torch.manual_seed(seed)  # the head's initial weights
     clf = EncoderClassifier(base, latent_dim, num_classes, lr)
     idx = labelled_subset(train.y, n_labels, num_classes, seed)
