@@ -111,8 +111,8 @@ class AnalysisConfig(Section):
 
 
 class Line2dConfig(Section):
-    steps: int = Field(default=20, ge=1)  # alternating D/G updates
-    lr: float = Field(default=0.5, gt=0)  # plain SGD
+    steps: int = Field(default=30, ge=1)  # alternating D/G updates
+    lr: float = Field(default=0.3, gt=0)  # plain SGD
     batch_size: int = Field(default=1024, ge=1)
     loss: str = "non_saturating"
 

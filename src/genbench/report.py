@@ -206,7 +206,10 @@ def build_report(params: Params, metrics_dir: Path, evaluator_metrics: Path, mod
                f"classes covered {m['classes_covered']}/{len(m['class_hist'])}; "
                f"class histogram {m['class_hist']}."
                + (f" Likelihood: {m['likelihood']}, {m['pixels']} pixels." if "likelihood" in m
-                  else ""), "",
+                  else "")
+               + (" Last logged training values: " + ", ".join(
+                   f"{k} {v:.4g}" for k, v in t["final"].items()) + "." if t.get("final") else ""),
+               "",
                f"![{name} samples]({rel}/{name}_samples.png)"
                + (f" ![{name} losses]({rel}/{name}_losses.png)" if has_loss else ""), ""]
         if name in analyses and analysis_figures:
@@ -320,7 +323,9 @@ def _line_text(line: dict) -> str:
             f"update (the slide: about (0.39, 0.92)), ({line['v_final'][0]:.2f}, "
             f"{line['v_final'][1]:.2f}) after {line['updates'] // 2} alternating updates; the "
             f"angle to the data direction w = (0.98, 0.2) went from {line['angle_start_deg']:.1f}° "
-            f"to {line['angle_final_deg']:.1f}°.")
+            f"to {line['angle_min_deg']:.1f}° at best and {line['angle_final_deg']:.1f}° at the "
+            f"end (the discriminator sees |x|, so the mirror line (0.98, −0.2) looks like the "
+            f"data to it, and constant-step SGD keeps oscillating around the equilibrium).")
 
 
 def _mixture_table(toys: dict) -> pd.DataFrame:

@@ -58,6 +58,7 @@ class GAN(GenerativeModel):
         label_smoothing: float = Field(default=0.0, ge=0, lt=0.5)  # real target 1 - s
         instance_noise: float = Field(default=0.0, ge=0)  # σ of noise on D's inputs
         minibatch_kernels: int = Field(default=0, ge=0)  # minibatch discrimination, 0 = off
+        minibatch_kernel_dim: int = Field(default=8, ge=1)
         feature_matching: bool = False  # G matches D's mean features instead of fooling D
         unrolled_steps: int = Field(default=0, ge=0)
         replay: float = Field(default=0.0, ge=0, le=1)  # fraction of D's fakes from the past
@@ -87,7 +88,8 @@ class GAN(GenerativeModel):
                              cfg.output, extra=k)
         self.disc = Discriminator(cfg.arch, self.shape, cfg.width, list(cfg.hidden), extra=k,
                                   dropout=cfg.d_dropout, norm=cfg.d_norm,
-                                  minibatch_kernels=cfg.minibatch_kernels)
+                                  minibatch_kernels=cfg.minibatch_kernels,
+                                  minibatch_kernel_dim=cfg.minibatch_kernel_dim)
         if cfg.spectral_norm:
             apply_spectral_norm(self.disc)
         self.d_loss, self.g_loss = L.GAN_LOSSES[cfg.loss]

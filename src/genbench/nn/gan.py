@@ -92,7 +92,7 @@ class Discriminator(nn.Module):
 
     def __init__(self, arch: str, shape: tuple[int, int, int], width: int, hidden: list[int],
                  extra: int = 0, dropout: float = 0.0, norm: str = "batch",
-                 minibatch_kernels: int = 0):
+                 minibatch_kernels: int = 0, minibatch_kernel_dim: int = 8):
         super().__init__()
         c, h, w = shape
         if arch == "conv":
@@ -115,7 +115,8 @@ class Discriminator(nn.Module):
             self.features = nn.Sequential(*layers)
             feat = sizes[-1]
         self.arch = arch
-        self.mbd = MinibatchDiscrimination(feat, minibatch_kernels) if minibatch_kernels else None
+        self.mbd = (MinibatchDiscrimination(feat, minibatch_kernels, minibatch_kernel_dim)
+                    if minibatch_kernels else None)
         self.head = nn.Linear(feat + minibatch_kernels, 1)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None

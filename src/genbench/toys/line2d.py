@@ -88,4 +88,5 @@ def run(steps: int, lr: float, batch_size: int, seed: int, engine, loss: str = "
     return model, {"v_start": list(V_START), "v_after_first_gen_update": first_gen["v"],
                    "v_final": gens[-1]["v"], "d_final": model.history[-1]["d"],
                    "angle_start_deg": angles[0], "angle_final_deg": angles[-1],
+                   "angle_min_deg": min(angles),
                    "angles_deg": angles, "updates": len(model.history) - 1}
