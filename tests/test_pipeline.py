@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
 
 
-def sh(cmd: list[str], cwd: Path, timeout: int = 1200) -> str:
+def sh(cmd: list[str], cwd: Path, timeout: int = 3600) -> str:
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
     env.pop("DVC_ROOT", None)
     r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
