@@ -9,12 +9,12 @@ from __future__ import annotations
 import html
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from genbench.config import Params
+from genbench.data import _write_dir_atomically
 from genbench.errors import DataError
 from genbench.io import read_json, write_json, write_text
 
@@ -79,16 +79,7 @@ def _md(df: pd.DataFrame, index: bool = True) -> str:
 
 def _fmt_table(df: pd.DataFrame) -> pd.DataFrame:
     cols = [c for c in COLUMNS if c in df.columns]
-    out = df[cols].rename(columns=COLUMNS)
-
-    def fmt(v):
-        if pd.isna(v):
-            return "–"
-        if isinstance(v, float):
-            return f"{v:.4f}" if abs(v) < 1 else f"{v:.4g}" if abs(v) < 1e4 else f"{v:.3e}"
-        return str(v)
-
-    return out.apply(lambda col: col.map(fmt))
+    return df[cols].rename(columns=COLUMNS).apply(lambda col: col.map(_fmt))
 
 
 #: training-curve columns drawn on the right panel (rates and control variables, not losses)
@@ -167,22 +158,19 @@ def build_report(params: Params, metrics_dir: Path, evaluator_metrics: Path, mod
                           analyses)
     ev = details["evaluator"]
     table = _fmt_table(df)
-    out_figures.parent.mkdir(parents=True, exist_ok=True)
-    figs = Path(tempfile.mkdtemp(dir=out_figures.parent, prefix=".figures."))
-    try:
+    sections = []
+
+    def fill(figs: Path) -> None:  # a temp folder swapped in at the end
+        nonlocal has_spectra
         _bar_figure(figs / "metrics.png", df)
         has_spectra = AR.spectra_figure(figs / "tangent_spectra.png", analyses)
-        sections = []
         for name in params.models:
             shutil.copyfile(samples_dir / name / "grid.png", figs / f"{name}_samples.png")
             has_loss = _loss_figure(figs / f"{name}_losses.png", name, models_dir)
-            d = details["models"][name]
-            sections.append((name, d, has_loss))
-        if out_figures.exists():
-            shutil.rmtree(out_figures)
-        figs.rename(out_figures)
-    finally:
-        shutil.rmtree(figs, ignore_errors=True)
+            sections.append((name, details["models"][name], has_loss))
+
+    has_spectra = False
+    _write_dir_atomically(out_figures, fill)
     rel = out_figures.name
 
     # ---- markdown

@@ -11,8 +11,6 @@ by the encoder analyses: their codes need the label.
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -257,13 +255,11 @@ def analyze(params: Params, name: str, processed_dir, evaluator_path, model_path
         p.requires_grad_(False)
     meta = D.load_meta(processed_dir)
     train, test = D.load_split(processed_dir, "train"), D.load_split(processed_dir, "test")
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
-    try:
-        c = Context(params, name, model, E.load_classifier(evaluator_path), train, test,
-                    meta["num_classes"], tmp)
-        result: dict = {"model": name, "kind": rec["kind"], "skipped": {}, "seconds": {}}
+    classifier = E.load_classifier(evaluator_path)
+    result: dict = {"model": name, "kind": rec["kind"], "skipped": {}, "seconds": {}}
+
+    def fill(folder: Path) -> None:  # the figures go to a temp folder swapped in at the end
+        c = Context(params, name, model, classifier, train, test, meta["num_classes"], folder)
         for analysis, fn in _plan(c).items():
             if isinstance(fn, str):
                 result["skipped"][analysis] = fn
@@ -273,11 +269,8 @@ def analyze(params: Params, name: str, processed_dir, evaluator_path, model_path
             result[analysis] = fn(c)
             result["seconds"][analysis] = time.perf_counter() - t0
             log.info("%s: %s done in %.1f s", name, analysis, result["seconds"][analysis])
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+    D._write_dir_atomically(Path(out_dir), fill)
     write_json(out_metrics, result)
     with tracking.run(params.mlflow, model=name, kind=rec["kind"],
                       run_id=rec.get("mlflow_run_id")) as run:

@@ -3,14 +3,13 @@ numbers in one metrics JSON."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
 from genbench.config import Params
+from genbench.data import _write_dir_atomically
 from genbench.io import save_figure, write_json
 from genbench.toys import line2d, mixtures
 
@@ -105,28 +104,24 @@ def run_mixture(params: Params, name: str, variant: str, data: torch.Tensor) -> 
 
 def toys(params: Params, out_metrics, out_dir) -> dict:
     cfg = params.toys
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
     quiet = params.train.model_copy(update={"progress": False})
-    try:
+    result: dict = {"mixtures": {}}
+
+    def fill(folder: Path) -> None:  # the figures go to a temp folder swapped in at the end
         lc = cfg.line2d
         model, line = line2d.run(min(lc.steps, params.budget.max_steps or lc.steps), lc.lr,
                                  lc.batch_size, params.seed, quiet, lc.loss)
-        line_figure(tmp / "line2d.png", model, line)
-        result: dict = {"line2d": line, "mixtures": {}}
+        line_figure(folder / "line2d.png", model, line)
+        result["line2d"] = line
         for name in cfg.mixtures.datasets:
             data, _ = mixtures.sample_mixture(name, cfg.mixtures.train_points,
                                               torch.Generator().manual_seed(params.seed))
             res, samples = {}, {}
             for variant in cfg.mixtures.models:
                 res[variant], samples[variant] = run_mixture(params, name, variant, data)
-            mixture_figure(tmp / f"{name}.png", name, data, samples, res)
+            mixture_figure(folder / f"{name}.png", name, data, samples, res)
             result["mixtures"][name] = res
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+    _write_dir_atomically(Path(out_dir), fill)
     write_json(out_metrics, result)
     return result
