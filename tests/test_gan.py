@@ -196,6 +196,23 @@ def test_began_k_follows_the_balance_and_stays_in_0_1():
     assert {"convergence", "k", "l_real", "l_fake"} <= set(out)
 
 
+@pytest.mark.parametrize("eta", [1, 2])
+def test_began_reconstruction_loss_and_convergence_measure_by_hand(eta):
+    torch.manual_seed(0)
+    m = build("began", (1, 8, 8), eta=eta)
+    x = torch.rand(4, 1, 8, 8) * 2 - 1
+    with torch.no_grad():
+        rec = torch.tanh(m.disc["dec"](m.disc["enc"](x)))
+        want = ((x - rec).abs() ** eta).mean((1, 2, 3))  # L(v) = mean |v - D(v)|^eta
+        assert torch.allclose(m.recon_loss(x), want, atol=1e-6)
+        torch.manual_seed(1)
+        out = m.losses(Batch(x, torch.zeros(4, dtype=torch.long)), "disc")
+    l_real, l_fake = float(out["l_real"]), float(out["l_fake"])
+    assert l_real == pytest.approx(float(want.mean()), rel=1e-5)
+    assert float(out["convergence"]) == pytest.approx(
+        l_real + abs(m.cfg.gamma * l_real - l_fake), rel=1e-5)
+
+
 def test_progan_schedule_and_fade_in_continuity():
     torch.manual_seed(0)
     m = build("progan", (1, 28, 28), variant_section("progan"), steps=50)

@@ -1,5 +1,6 @@
 """BEGAN, boundary equilibrium GAN (Berthelot et al. 2017; seed 004's loss-variant table): the
-discriminator is an autoencoder and judges by its reconstruction loss L(v) = mean |v − D(v)|.
+discriminator is an autoencoder and judges by its reconstruction loss L(v) = mean |v − D(v)|^η
+(the paper's η ∈ {1, 2}).
 
     L_D = L(x) − k_t · L(G(z)),   L_G = L(G(z)),
     k_{t+1} = clip(k_t + λ_k (γ L(x) − L(G(z))), 0, 1),
@@ -34,6 +35,7 @@ class BEGAN(GenerativeModel):
         lr_gen: float = Field(gt=0)
         lr_disc: float = Field(gt=0)
         beta1: float = Field(default=0.5, ge=0, lt=1)
+        eta: Literal[1, 2] = 1  # the power of the reconstruction error
 
     def __init__(self, cfg: Config, shape, num_classes):
         super().__init__(cfg, shape, num_classes)
@@ -48,9 +50,9 @@ class BEGAN(GenerativeModel):
         return "symmetric"
 
     def recon_loss(self, v: torch.Tensor) -> torch.Tensor:
-        """L(v) = mean |v − D(v)| per image. (N, C, H, W) -> (N,)"""
+        """L(v) = mean |v − D(v)|^η per image. (N, C, H, W) -> (N,)"""
         rec = torch.tanh(self.disc["dec"](self.disc["enc"](v)))
-        return (v - rec).abs().flatten(1).mean(1)
+        return (v - rec).abs().pow(self.cfg.eta).flatten(1).mean(1)
 
     def optimizer_groups(self):
         betas = (self.cfg.beta1, 0.999)
