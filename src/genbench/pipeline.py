@@ -233,6 +233,7 @@ def evaluate(params: Params, name: str, processed_dir, evaluator_path, model_pat
     if "elbo" in q:
         out["elbo_nats"] = q.pop("elbo")
     out.update(q)
+    out.update(model.summary_metrics())
     out["eval_seconds"] = time.perf_counter() - t0
     write_json(out_metrics, out)
     with tracking.run(params.mlflow, model=name, kind=rec["kind"],

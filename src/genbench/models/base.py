@@ -154,5 +154,10 @@ class GenerativeModel(nn.Module):
             out["recon_mse"] = (x_hat - x).pow(2).flatten(1).mean(1)
         return out
 
+    def summary_metrics(self) -> dict[str, float]:
+        """Scalars reported next to the test metrics that are not per image (e.g. an AIS log Z
+        and its spread over repeats)."""
+        return {}
+
     def log_likelihood(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B,) nats
         raise NotImplementedError(f"{self.kind} has no likelihood")

@@ -1,0 +1,131 @@
+"""Mixture models fitted by EM (seed 000, "Probabilistic Mixture Models"):
+P(x) = Σ_k π_k P(x | k) with H components of one of the seed's two families,
+
+- ``bernoulli``: P(x | k) = Π_d μ_kd^x_d (1 − μ_kd)^(1 − x_d) on binarised pixels (Bishop 2006
+  §9.3.3); the M step keeps μ away from 0 and 1 with a Beta(α, α) prior, so a test pixel never
+  gets probability zero;
+- ``gaussian``: P(x | k) = N(x; m_k, diag v_k) on [0, 1] pixels; ``reg_covar`` is added to every
+  variance, as scikit-learn's ``GaussianMixture`` does (a test checks EM against it step by step).
+
+Fitting is closed form through the engine's ``fit`` path (no optimizer groups): ``iterations``
+EM steps on the whole train split as one tensor, starting from a seeded random hard assignment
+of the images to the components. Sampling draws the component first, then the pixels; with
+``sample_mean`` (default) the drawn component's mean image, as the VAE shows its decoder's
+Bernoulli means rather than binary draws.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from pydantic import Field
+
+from genbench.models.base import GenerativeModel, ModelConfig
+from genbench.registry import register
+
+
+@register("gmm")
+class MixtureModel(GenerativeModel):
+    class Config(ModelConfig):
+        kind: Literal["gmm"] = "gmm"
+        family: Literal["bernoulli", "gaussian"] = "bernoulli"
+        components: int = Field(ge=1)  # H
+        iterations: int = Field(default=50, ge=1)  # EM steps
+        prior: float = Field(default=1.0, ge=0)  # α of the Beta(α, α) prior on μ (bernoulli)
+        reg_covar: float = Field(default=1e-3, ge=0)  # added to each variance (gaussian)
+        tol: float = Field(default=0.0, ge=0)  # stop when the mean log-likelihood gains < tol
+        sample_mean: bool = True  # samples: the component's mean image (False: draw the pixels)
+
+    def __init__(self, cfg: Config, shape, num_classes):
+        super().__init__(cfg, shape, num_classes)
+        h, f64 = cfg.components, torch.float64  # float64: log-likelihoods summed over 784 pixels
+        self.register_buffer("log_weights", torch.full((h,), -math.log(h), dtype=f64))  # log π
+        self.register_buffer("means", torch.full((h, self.dim), 0.5, dtype=f64))  # μ or m (H, D)
+        self.register_buffer("variances", torch.ones(h, self.dim, dtype=f64))  # v (gaussian)
+
+    likelihood = "exact"
+
+    @property
+    def input_transform(self) -> str:
+        return "binary_static" if self.cfg.family == "bernoulli" else "unit"
+
+    # --- EM ---------------------------------------------------------------------------------
+    def component_log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """log P(x | k) for every image and component. (N, D) -> (N, H)"""
+        x = x.double()
+        if self.cfg.family == "bernoulli":
+            mu = self.means.double()
+            return x @ mu.log().T + (1 - x) @ torch.log1p(-mu).T
+        m, v = self.means.double(), self.variances.double()
+        prec = 1 / v  # (H, D)
+        # Σ_d (x - m)² / v expanded so that no (N, H, D) tensor is formed
+        maha = (x * x) @ prec.T - 2 * x @ (m * prec).T + (m * m * prec).sum(1)
+        return -0.5 * (self.dim * math.log(2 * math.pi) + v.log().sum(1) + maha)
+
+    def _e_step(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(responsibilities (N, H), log P(x) (N,))"""
+        joint = self.component_log_prob(x) + self.log_weights.double()
+        log_px = torch.logsumexp(joint, 1)
+        return (joint - log_px[:, None]).exp(), log_px
+
+    def _m_step(self, x: torch.Tensor, resp: torch.Tensor) -> None:
+        x = x.double()
+        nk = resp.sum(0) + 10 * torch.finfo(torch.float64).eps  # (H,) as scikit-learn
+        self.log_weights.copy_((nk / nk.sum()).log())
+        if self.cfg.family == "bernoulli":
+            a = self.cfg.prior
+            mu = (resp.T @ x + a) / (nk[:, None] + 2 * a)
+            self.means.copy_(mu.clamp(1e-6, 1 - 1e-6))
+            return
+        m = resp.T @ x / nk[:, None]  # (H, D)
+        var = resp.T @ (x * x) / nk[:, None] - 2 * m * (resp.T @ x) / nk[:, None] + m * m
+        self.means.copy_(m)
+        self.variances.copy_(var + self.cfg.reg_covar)
+
+    def init_from_responsibilities(self, x: torch.Tensor, resp: torch.Tensor) -> None:
+        """Parameters from given responsibilities (N, H): the first M step."""
+        self._m_step(x.flatten(1), resp.double())
+
+    def em(self, x: torch.Tensor, iterations: int) -> list[float]:
+        """``iterations`` EM steps on (N, D) data; the mean log-likelihood before each M step."""
+        history = []
+        for _ in range(iterations):
+            resp, log_px = self._e_step(x)
+            history.append(float(log_px.mean()))
+            if self.cfg.tol and len(history) > 1 and history[-1] - history[-2] < self.cfg.tol:
+                break
+            self._m_step(x, resp)
+        return history
+
+    def fit(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        X = x.flatten(1)  # (N, D)
+        n, h = X.shape[0], self.cfg.components
+        # seeded random hard assignment (the engine seeds torch); every component gets an image
+        # when n ≥ H, otherwise the empty ones keep weight ~0 and are never sampled
+        assign = torch.randperm(n, device=X.device) % h
+        resp = torch.nn.functional.one_hot(assign, h).double()
+        self._m_step(X, resp)
+        history = self.em(X, self.cfg.iterations)
+        _, log_px = self._e_step(X)
+        return {"loss": -float(log_px.mean()), "train_log_likelihood": float(log_px.mean()),
+                "em_iterations": len(history),
+                "first_log_likelihood": history[0] if history else float("nan")}
+
+    # --- the model contract -----------------------------------------------------------------
+    def log_likelihood(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B,) nats
+        return self._e_step(x.flatten(1))[1].float()
+
+    def _sample(self, n, generator, labels=None):
+        k = torch.multinomial(self.log_weights.exp().cpu().float(), n, replacement=True,
+                              generator=generator).to(self.device)  # (n,) components
+        if self.cfg.sample_mean:
+            x = self.means[k].float()
+        elif self.cfg.family == "bernoulli":
+            u = torch.rand(n, self.dim, generator=generator).to(self.device)
+            x = (u < self.means[k]).float()
+        else:
+            eps = self.randn(n, self.dim, generator=generator)
+            x = (self.means[k] + self.variances[k].sqrt() * eps).float()
+        return x.view(n, *self.shape)
