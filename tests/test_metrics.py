@@ -137,3 +137,15 @@ def test_inception_backbone_without_weights_fails_with_one_clear_line(tmp_path):
         FeatureExtractor(ConvClassifier((1, 28, 28), 10), cfg)
     msg = str(err.value)
     assert "\n" not in msg and "evaluator.inception_weights" in msg and "never downloaded" in msg
+
+
+def test_chain_mixing_by_hand():
+    # two chains over 4 steps: classes 0,0,1,1 and 1,2,2,2
+    pred = torch.tensor([[0, 1], [0, 2], [1, 2], [1, 2]])
+    out = M.chain_mixing(pred)
+    assert out["chain_class_changes_per_100_steps"] == pytest.approx(100 / 3)
+    assert out["chain_distinct_classes"] == 2.0
+    assert out["chain_share_leaving_first_class"] == 1.0
+    assert (out["chain_steps"], out["chains"]) == (4, 2)
+    stuck = M.chain_mixing(torch.zeros(5, 3, dtype=torch.long))
+    assert stuck["chain_class_changes_per_100_steps"] == 0 and stuck["chain_distinct_classes"] == 1

@@ -21,7 +21,7 @@ SHAPES = [(1, 8, 8), (1, 28, 28)]
 
 #: cost knobs shrunk for the contract tests wherever a section has them (the contract does not
 #: depend on how long an AIS run or a Gibbs chain is; the whole-DAG test runs them as configured)
-CHEAP = {"ais_betas": 20, "ais_runs": 4, "sample_steps": 3}
+CHEAP = {"ais_betas": 20, "ais_runs": 4, "sample_steps": 3, "burn_in": 3, "iwae_k": 8}
 
 
 def variant_section(name: str) -> dict:

@@ -48,6 +48,14 @@ class EngineConfig(Section):
     threads: int = Field(default=0, ge=0)  # torch intra-op threads; 0 = torch's default
 
 
+class MixingConfig(Section):
+    """Markov-chain samplers (GSN, RBM): chains run from noise, each state labelled by the
+    evaluator's classifier."""
+
+    chains: int = Field(default=20, ge=1)
+    steps: int = Field(default=200, ge=2)
+
+
 class EvaluatorConfig(Section):
     backbone: Literal["classifier", "inception"] = "classifier"
     inception_weights: str | None = None  # local path of torch-fidelity's pt_inception weights
@@ -58,6 +66,7 @@ class EvaluatorConfig(Section):
     pr_k: int = Field(default=3, ge=1)  # k of the k-NN manifolds of precision/recall
     kid_subsets: int = Field(default=50, ge=1)
     kid_subset_size: int = Field(default=500, ge=2)
+    mixing: MixingConfig = MixingConfig()
 
 
 class InterpolationConfig(Section):

@@ -120,3 +120,15 @@ def code_class_matching(pred: torch.Tensor, codes: torch.Tensor, num_classes: in
     return {"class_accuracy": float(counts[rows, cols].sum()) / n,
             "code_purity": float(counts.max(1).values.sum()) / n,
             "code_classes": len(set(counts.argmax(1).tolist()))}
+
+
+def chain_mixing(pred: torch.Tensor) -> dict:
+    """Mixing of Markov chains from the classes of their states, (T steps, N chains) ints: how
+    often the class changes from one step to the next (per 100 steps), how many distinct classes
+    a chain visits, and the share of chains that ever leave their first class."""
+    changes = (pred[1:] != pred[:-1]).double()  # (T-1, N)
+    distinct = torch.tensor([len(torch.unique(pred[:, k])) for k in range(pred.shape[1])])
+    return {"chain_class_changes_per_100_steps": float(changes.mean() * 100),
+            "chain_distinct_classes": float(distinct.double().mean()),
+            "chain_share_leaving_first_class": float((distinct > 1).double().mean()),
+            "chain_steps": int(pred.shape[0]), "chains": int(pred.shape[1])}

@@ -166,8 +166,9 @@ def sample(params: Params, name: str, model_path, out_samples, out_grid, out_inf
     model.to(resolve_device(params.train.device))
     t0 = time.perf_counter()
     g = torch.Generator().manual_seed(params.seed)  # same seed -> same samples
-    labels = model.sample_labels(params.budget.n_samples)  # None unless conditional
-    x = model.sample(params.budget.n_samples, g, labels).cpu()  # (N, C, H, W) in [0, 1]
+    n = min(params.budget.n_samples, getattr(model.cfg, "n_samples", None) or 10**12)
+    labels = model.sample_labels(n)  # None unless conditional
+    x = model.sample(n, g, labels).cpu()  # (N, C, H, W) in [0, 1]
     seconds = time.perf_counter() - t0
     x8 = (x * 255).round().to(torch.uint8)  # stored like the real data, judged like it
     torch_save(out_samples, {"x": x8} if labels is None else {"x": x8, "y": labels})
@@ -187,7 +188,8 @@ def sample(params: Params, name: str, model_path, out_samples, out_grid, out_inf
 
 @torch.no_grad()
 def _test_quantities(model, test: D.Split, batch_size: int = 250) -> dict[str, float]:
-    """Means over the test split of the model's per-image test metrics."""
+    """Means over the test split of the model's per-image test metrics, and its mean test
+    log-likelihood over the first ``model.likelihood_images`` test images (all by default)."""
     tf = T.eval_transform(model.input_transform)
     x_all = tf.prepare(test.x)
     sums: dict[str, float] = {}
@@ -196,7 +198,26 @@ def _test_quantities(model, test: D.Split, batch_size: int = 250) -> dict[str, f
         batch = tf.batch(x_all[i:i + batch_size])
         for k, v in model.test_metrics(batch, test.y[i:i + batch_size]).items():
             sums[k] = sums.get(k, 0.0) + float(v.double().sum())
-    return {k: v / len(x_all) for k, v in sums.items()}
+    out = {k: v / len(x_all) for k, v in sums.items()}
+    if model.likelihood is not None:
+        n = min(len(x_all), model.likelihood_images or len(x_all))
+        total = sum(float(model.test_log_likelihood(tf.batch(x_all[i:i + batch_size][:n - i]),
+                                                    test.y[i:i + batch_size][:n - i])
+                          .double().sum()) for i in range(0, n, batch_size))
+        out.update(log_likelihood=total / n, likelihood_images=n)
+    return out
+
+
+@torch.no_grad()
+def _chain_mixing(model, clf, cfg, seed: int) -> dict:
+    """Class changes along the model's own Markov chains, labelled by the evaluator."""
+    from genbench import evaluator as E
+    from genbench import metrics as M
+
+    states = model.chain(cfg.chains, cfg.steps, torch.Generator().manual_seed(seed))
+    t, n = states.shape[:2]
+    x8 = (states.flatten(0, 1).cpu() * 255).round().to(torch.uint8)  # (T·N, C, H, W)
+    return M.chain_mixing(E.predict(clf, x8).view(t, n))
 
 
 def evaluate(params: Params, name: str, processed_dir, evaluator_path, model_path, samples_path,
@@ -223,13 +244,17 @@ def evaluate(params: Params, name: str, processed_dir, evaluator_path, model_pat
             out.update(M.code_class_matching(pred, stored["y"], meta["num_classes"]))
         else:
             out["class_accuracy"] = E.accuracy(extract.clf, samples, stored["y"])
+    if hasattr(model, "chain"):
+        out.update(_chain_mixing(model, extract.clf, params.evaluator.mixing, params.seed))
     q = _test_quantities(model, test)
     if "log_likelihood" in q:
-        discrete = model.input_transform.startswith("binary")
+        pixels = model.likelihood_pixels
         nll = -q.pop("log_likelihood")
-        out.update(nll_nats=nll, bits_per_dim=M.bits_per_dim(nll, model.dim, discrete),
-                   likelihood=model.likelihood,
-                   pixels="binarised (static, seeded)" if discrete else "continuous [0,1]")
+        out.update(nll_nats=nll,
+                   bits_per_dim=M.bits_per_dim(nll, model.dim, pixels != "continuous"),
+                   likelihood=model.likelihood, likelihood_images=q.pop("likelihood_images"),
+                   pixels={"binary": "binarised (static, seeded)", "8-bit": "8-bit (256 levels)",
+                           "continuous": "continuous [0,1]"}[pixels])
     if "elbo" in q:
         out["elbo_nats"] = q.pop("elbo")
     out.update(q)

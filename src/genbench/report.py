@@ -28,6 +28,14 @@ COLUMNS = {  # metric key -> column title, in table order
     "probe_accuracy": "linear probe ↑", "anomaly_auroc": "anomaly AUROC ↑", "n": "n samples",
     "seconds": "time s"}
 BARS = ("fid", "kid", "precision", "recall")
+LIKELIHOOD = {"kind": "kind", "nll_nats": "NLL nats ↓", "bits_per_dim": "bits/dim ↓",
+              "elbo_nats": "ELBO nats", "likelihood": "what the number is", "pixels": "pixels",
+              "likelihood_images": "test images", "log_z_std": "AIS log Z spread (sd)",
+              "train_seconds": "train s", "sample_seconds": "sample s", "n": "samples"}
+MIXING = {"kind": "kind", "chain_class_changes_per_100_steps": "class changes / 100 steps",
+          "chain_distinct_classes": "classes visited per chain",
+          "chain_share_leaving_first_class": "chains leaving their first class",
+          "chains": "chains", "chain_steps": "steps"}
 
 
 def _read(path: Path, what: str) -> dict:
@@ -85,6 +93,28 @@ def _fmt_table(df: pd.DataFrame) -> pd.DataFrame:
 #: training-curve columns drawn on the right panel (rates and control variables, not losses)
 DYNAMICS = ("acc_real", "acc_fake", "acc", "q_acc", "w_estimate", "convergence", "k", "alpha",
             "level", "phase")
+
+
+def _likelihood_tables(df: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The likelihood table (models with a test NLL, best first; NLLs compare only between rows
+    with the same pixels) and the chain-mixing table of Markov-chain samplers."""
+    lik = mix = None
+    if "nll_nats" in df.columns:
+        rows = df[df["nll_nats"].notna()].sort_values(["pixels", "nll_nats"])
+        lik = rows[[c for c in LIKELIHOOD if c in rows.columns]].rename(columns=LIKELIHOOD)
+    if "chain_class_changes_per_100_steps" in df.columns:
+        rows = df[df["chain_class_changes_per_100_steps"].notna()]
+        mix = rows[[c for c in MIXING if c in rows.columns]].rename(columns=MIXING)
+    return lik, mix
+
+
+LIKELIHOOD_TEXT = (
+    "Test log-likelihoods, nats per image and bits per dimension, on the same test split with "
+    "the same seeded static binarisation for every binary model; rows on other pixels "
+    "(continuous [0,1] densities moved to the 8-bit scale) are not comparable with them. "
+    "'exact' = the model's exact likelihood; 'lower bound' = ELBO/IWAE (true NLL is lower); "
+    "'AIS estimate' = log Z estimated by annealed importance sampling (not a bound: an "
+    "under-estimated log Z makes the NLL look better than it is).")
 
 
 def _loss_figure(path: Path, name: str, models_dir: Path) -> bool:
@@ -181,6 +211,14 @@ def build_report(params: Params, metrics_dir: Path, evaluator_metrics: Path, mod
           f"(val+test) scored like samples. NLL is per image on the test split.", "",
           table.apply(lambda col: col.str.replace("|", "\\|")).to_markdown(), "",
           f"![metrics]({rel}/metrics.png)", ""]
+    lik, mix = _likelihood_tables(df)
+    if lik is not None:
+        md += ["## Likelihoods", "", LIKELIHOOD_TEXT, "",
+               _md(lik), ""]
+    if mix is not None:
+        md += ["## Markov-chain mixing", "",
+               ("Chains from noise, each state labelled by the evaluator's classifier: a chain "
+                "that mixes moves between digit classes."), "", _md(mix), ""]
     md += _analysis_md(analyses, analysis_figures, out_md.parent, rel, has_spectra)
     toys = read_json(toys_metrics) if toys_metrics and Path(toys_metrics).exists() else None
     toy_rel = os.path.relpath(Path(toy_figures), out_md.parent) if toy_figures else None
@@ -216,6 +254,12 @@ def build_report(params: Params, metrics_dir: Path, evaluator_metrics: Path, mod
             f"<p>Evaluator test accuracy {ev['test_accuracy']:.4f}. Last row: held-out real "
             f"images (the floor).</p>", table.to_html(border=0),
             f'<p><img src="{rel}/metrics.png"></p>']
+    if lik is not None:
+        body += ["<h2>Likelihoods</h2>", f"<p>{html.escape(LIKELIHOOD_TEXT)}</p>",
+                 lik.apply(lambda col: col.map(_fmt)).to_html(border=0)]
+    if mix is not None:
+        body += ["<h2>Markov-chain mixing</h2>",
+                 mix.apply(lambda col: col.map(_fmt)).to_html(border=0)]
     body += _analysis_html(analyses, rel, has_spectra)
     if toys:
         body += [f"<h2>2-D GAN experiments</h2><p>{html.escape(_line_text(toys['line2d']))}</p>",

@@ -7,7 +7,8 @@ A model
 - returns its losses for a batch and a group (:meth:`losses`); the engine does backward and steps;
 - samples images in [0, 1] (:meth:`sample`) from an explicit random generator;
 - where it exists: ``log_likelihood(x)`` (nats per image, with :attr:`likelihood` saying whether it
-  is exact or a bound), ``encode``/``decode``/``reconstruct``.
+  is exact, a bound or an estimate), ``encode``/``decode``/``reconstruct``, ``chain(n, steps)``
+  (the successive states of a Markov chain sampler: its mixing is measured).
 """
 
 from __future__ import annotations
@@ -140,15 +141,23 @@ class GenerativeModel(nn.Module):
         return torch.cat(out).clamp_(0, 1)
 
     # --- evaluation on test data ----------------------------------------------------------
-    def test_metrics(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Per-image test quantities (B,) for a batch in model input space and its labels.
+    #: test images the likelihood is computed on (the first ones of the test split); None =
+    #: all. For estimates too costly for the whole split (the VAE's IWAE with k = 5000).
+    likelihood_images: int | None = None
 
-        Default: ``log_likelihood`` if the model has one, ``recon_mse`` if it reconstructs.
+    @property
+    def likelihood_pixels(self) -> str:
+        """What the likelihood is a density of: "binary" (binarised pixels), "8-bit" (256
+        levels) or "continuous" ([0, 1] pixels; moved to the 8-bit scale for bits/dim)."""
+        return "binary" if self.input_transform.startswith("binary") else "continuous"
+
+    def test_metrics(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per-image test quantities (B,) for a batch in model input space and its labels,
+        besides the likelihood (scored separately, on ``likelihood_images``).
+
+        Default: ``recon_mse`` if the model reconstructs.
         """
         out = {}
-        if self.likelihood is not None:
-            out["log_likelihood"] = self.log_likelihood(x, y) if self.conditional \
-                else self.log_likelihood(x)
         if hasattr(self, "reconstruct"):
             x_hat = self.reconstruct(x, y) if self.conditional else self.reconstruct(x)
             out["recon_mse"] = (x_hat - x).pow(2).flatten(1).mean(1)
@@ -161,3 +170,7 @@ class GenerativeModel(nn.Module):
 
     def log_likelihood(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B,) nats
         raise NotImplementedError(f"{self.kind} has no likelihood")
+
+    def test_log_likelihood(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``log_likelihood`` with the labels where the model is conditional. (B,) nats"""
+        return self.log_likelihood(x, y) if self.conditional else self.log_likelihood(x)

@@ -93,8 +93,19 @@ class RBMModel(GenerativeModel):
         spread = float(self.log_z_runs.std()) if self.log_z_runs.numel() > 1 else 0.0
         return {"log_z": float(self.log_z), "log_z_std": spread}
 
-    def _sample(self, n, generator, labels=None):
+    @torch.no_grad()
+    def chain(self, n: int, steps: int, generator: torch.Generator | None = None,
+              last_only: bool = False) -> torch.Tensor:
+        """``n`` Gibbs chains from random binary images; the visible probabilities of every
+        round (steps, n, C, H, W), or of the last one only (1, n, C, H, W)."""
         v = _bernoulli(torch.full((n, self.dim), 0.5, device=self.device), generator)
-        v = self.rbm.gibbs(v, self.cfg.sample_steps - 1, generator)
-        p = self.rbm.p_v(_bernoulli(self.rbm.p_h(v), generator))  # last step: probabilities
-        return p.view(n, *self.shape)
+        out = []
+        for _ in range(steps):
+            p = self.rbm.p_v(_bernoulli(self.rbm.p_h(v), generator))
+            v = _bernoulli(p, generator)
+            if not last_only:
+                out.append(p.view(n, *self.shape))
+        return p.view(1, n, *self.shape) if last_only else torch.stack(out)
+
+    def _sample(self, n, generator, labels=None):
+        return self.chain(n, self.cfg.sample_steps, generator, last_only=True)[0]

@@ -38,6 +38,9 @@ class VAE(GenerativeModel):
         beta: float = Field(default=1.0, ge=0)
         lr: float = Field(gt=0)
         iwae_k: int = Field(default=64, ge=1)
+        # test images the IWAE bound is computed on (the first ones; null = the whole split):
+        # k = 5000 on every image would cost minutes
+        iwae_images: int | None = Field(default=None, ge=1)
 
     def __init__(self, cfg: Config, shape, num_classes):
         super().__init__(cfg, shape, num_classes)
@@ -53,6 +56,10 @@ class VAE(GenerativeModel):
             self.decoder = ConvDecoder(j + k, self.shape, cfg.width)
         if cfg.decoder == "gaussian":
             self.log_var_x = nn.Parameter(torch.full((self.dim,), -3.0))  # per-pixel log σ²
+
+    @property
+    def likelihood_images(self) -> int | None:
+        return self.cfg.iwae_images
 
     @property
     def likelihood(self) -> str:
@@ -151,5 +158,5 @@ class VAE(GenerativeModel):
 
     def test_metrics(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         out = super().test_metrics(x, y)
-        out["elbo"] = self.elbo(x, y if self.conditional else None)
+        out["elbo"] = self.elbo(x, y if self.conditional else None)  # on the whole test split
         return out
