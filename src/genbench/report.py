@@ -189,6 +189,7 @@ def build_report(params: Params, metrics_dir: Path, evaluator_metrics: Path, mod
     ev = details["evaluator"]
     table = _fmt_table(df)
     sections = []
+    has_spectra = False
 
     def fill(figs: Path) -> None:  # a temp folder swapped in at the end
         nonlocal has_spectra
@@ -199,7 +200,6 @@ def build_report(params: Params, metrics_dir: Path, evaluator_metrics: Path, mod
             has_loss = _loss_figure(figs / f"{name}_losses.png", name, models_dir)
             sections.append((name, details["models"][name], has_loss))
 
-    has_spectra = False
     _write_dir_atomically(out_figures, fill)
     rel = out_figures.name
 
