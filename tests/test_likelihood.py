@@ -11,6 +11,8 @@ import pytest
 import torch
 from test_models import build
 
+from genbench.errors import ConfigError
+
 
 def clustered(n: int = 300, d: int = 6, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
@@ -162,3 +164,28 @@ def test_rbm_training_raises_the_exact_log_likelihood(persistent, engine_cfg):
     independent = float(torch.distributions.Bernoulli(probs=x.mean(0).clamp(0.01, 0.99))
                         .log_prob(x).sum(1).mean())  # the best model without hidden units
     assert after > before + 1 and after > independent + 1, (before, after, independent)
+
+
+def test_tied_dbn_starts_as_its_first_rbm_and_its_bound_is_that_rbms_likelihood():
+    """With layer 2 = layer 1 upside down, P_DBN(h1) = P_RBM1(h1) and q(h1|v) is the RBM's exact
+    posterior, so the variational bound equals log P_RBM1(v) (up to the Monte Carlo error of
+    the h1 draws); the top RBM's log Z is exact here."""
+    m = build("dbn", (1, 2, 3), hidden=[4], tie_init=True, lr=0.1, steps=2, batch_size=4,
+              bound_samples=20000, ais_betas=20, ais_runs=4, ais_repeats=1, sample_steps=2).double()
+    with torch.no_grad():
+        m.layers[0].W.normal_(0, 0.5)
+        m.layers[0].b.normal_(0, 1)
+        m.layers[0].c.normal_(0, 1)
+        m._tie(1)
+        m.log_z.fill_(float(m.layers[1].exact_log_z()))
+        v = torch.tensor([[0, 1, 1, 0, 0, 1], [1, 1, 1, 1, 0, 0], [0, 0, 0, 0, 0, 0.0]],
+                         dtype=torch.float64)
+        rbm1 = m.layers[0]
+        exact = -rbm1.free_energy(v) - rbm1.exact_log_z()
+        torch.manual_seed(0)
+        bound = m.log_likelihood(v.view(3, 1, 2, 3))
+    assert torch.allclose(bound, exact, atol=0.05), (bound, exact)
+    with pytest.raises(ConfigError, match="tie_init"):
+        build("dbn", (1, 2, 3), hidden=[4, 5], tie_init=True, lr=0.1, steps=2, batch_size=4)
+    with pytest.raises(ConfigError, match="tie_init"):
+        build("dbn", (1, 2, 3), hidden=[4], tie_init=False, lr=0.1, steps=2, batch_size=4)

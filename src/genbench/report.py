@@ -114,7 +114,9 @@ LIKELIHOOD_TEXT = (
     "(continuous [0,1] densities moved to the 8-bit scale) are not comparable with them. "
     "'exact' = the model's exact likelihood; 'lower bound' = ELBO/IWAE (true NLL is lower); "
     "'AIS estimate' = log Z estimated by annealed importance sampling (not a bound: an "
-    "under-estimated log Z makes the NLL look better than it is).")
+    "under-estimated log Z makes the NLL look better than it is). Not in the table: a DBM "
+    "(two hidden layers, mean-field inference + persistent chains) is not implemented yet; "
+    "rather than a half-trained one, the DBN stands for the deep Boltzmann family.")
 
 
 def _loss_figure(path: Path, name: str, models_dir: Path) -> bool:

@@ -1,6 +1,6 @@
 """Deep belief network (Hinton, Osindero & Teh 2006; seed 004 "DBN and DBM"): a greedy stack of
 RBMs. Layer k is an RBM trained by (P)CD on samples of the hidden units of the frozen layers
-below, for ``steps // len(hidden)`` engine steps each.
+below, for ``steps // 2`` engine steps each.
 
 The generative model: the top two layers form an RBM P(h_{L-1}, h_L); every layer below is a
 sigmoid belief net P(h_{k-1} | h_k) with the weights of RBM k. Sampling: Gibbs chains in the
@@ -35,7 +35,9 @@ from genbench.registry import register
 class DBN(GenerativeModel):
     class Config(TrainableConfig):
         kind: Literal["dbn"] = "dbn"
-        hidden: list[int] = Field(min_length=2, max_length=2)  # [h1, h2]
+        #: [h1, h2]; with ``tie_init`` only [h1]: the top RBM is then the first one upside
+        #: down, so h2 has as many units as there are pixels
+        hidden: list[int] = Field(min_length=1, max_length=2)
         k: int = Field(default=1, ge=1)
         persistent: bool = True
         lr: float = Field(gt=0)
@@ -46,18 +48,24 @@ class DBN(GenerativeModel):
         ais_betas: int = Field(default=5000, ge=2)
         ais_runs: int = Field(default=100, ge=2)
         ais_repeats: int = Field(default=3, ge=1)
+        #: start the top RBM as the transpose of the first: the bound starts at the first RBM's
+        #: likelihood and greedy training can only raise it (Hinton et al. 2006)
+        tie_init: bool = False
 
     likelihood = "lower bound (variational) with an AIS log Z of the top RBM"
 
     def __init__(self, cfg: Config, shape, num_classes):
         super().__init__(cfg, shape, num_classes)
-        sizes = [self.dim, *cfg.hidden]
-        if cfg.steps < len(cfg.hidden):
+        if len(cfg.hidden) != (1 if cfg.tie_init else 2):
+            raise ConfigError(f"hidden = {cfg.hidden}: two layer sizes [h1, h2], or only [h1] "
+                              f"with tie_init (h2 = the number of pixels)")
+        sizes = [self.dim, cfg.hidden[0], self.dim if cfg.tie_init else cfg.hidden[1]]
+        if cfg.steps < 2:
             raise ConfigError(f"steps = {cfg.steps}: needs at least one step per layer")
         self.layers = nn.ModuleList(RBM(a, b) for a, b in itertools.pairwise(sizes))
         for i, n in enumerate(sizes[:-1]):  # PCD chains of each layer's RBM
             self.register_buffer(f"chains{i}", torch.zeros(cfg.batch_size, n))
-        self.register_buffer("chains_ready", torch.zeros(len(cfg.hidden), dtype=torch.bool))
+        self.register_buffer("chains_ready", torch.zeros(2, dtype=torch.bool))
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
         self._steps: int | None = None  # host copy of steps_done: no device sync per step
         self.register_buffer("base_bias", torch.zeros(cfg.hidden[0]))  # AIS base of the top RBM
@@ -98,7 +106,9 @@ class DBN(GenerativeModel):
         rbm = self.layers[k]
         v = self._up(batch.x.flatten(1), k)  # (B, n_k)
         chains = getattr(self, f"chains{k}")  # (batch_size, n_k)
-        if self.cfg.persistent and not self.chains_ready[k]:  # this layer's first step
+        if not self.chains_ready[k]:  # this layer's first step
+            if self.cfg.tie_init and k > 0:
+                self._tie(k)
             chains[:len(v)] = v
             self.chains_ready[k] = True
         start = chains[:len(v)] if self.cfg.persistent else v
@@ -109,6 +119,16 @@ class DBN(GenerativeModel):
             recon = (rbm.p_v(rbm.p_h(v)) - v).pow(2).sum(1).mean()
         return {"loss": rbm.cd_loss(v, v_model), "recon_error": recon,
                 "phase": torch.tensor(float(k), device=v.device)}
+
+    @torch.no_grad()
+    def _tie(self, k: int) -> None:
+        """Layer k starts as layer k-1 upside down (W_k = W_{k-1}ᵀ, biases swapped): the DBN
+        then equals the RBM below exactly, so its bound starts at that RBM's likelihood and
+        greedy training of layer k can only improve the bound (Hinton et al. 2006, §4)."""
+        below, layer = self.layers[k - 1], self.layers[k]
+        layer.W.copy_(below.W.T)
+        layer.b.copy_(below.c)
+        layer.c.copy_(below.b)
 
     def on_step_end(self, group: str) -> None:
         self.steps_done += 1
