@@ -37,6 +37,12 @@ class _LSTMNet(CausalNet):
         self.head = nn.ModuleList([Masked1x1(hidden, hidden, channels),
                                    Masked1x1(hidden, out_ch, channels)])
 
+    def forward(self, x):  # subclasses set self.layers, each (B, hidden, H, W) -> same
+        f = self.first(x)
+        for layer in self.layers:
+            f = layer(f)
+        return self._head(f)
+
     def _head(self, f: torch.Tensor) -> torch.Tensor:
         return self.head[1](F.relu(self.head[0](F.relu(f))))
 
@@ -55,12 +61,6 @@ class RowNet(_LSTMNet):
     def __init__(self, channels, hidden, layers, out_ch):
         super().__init__(channels, hidden, out_ch)
         self.layers = nn.ModuleList(RowLSTM(hidden, 3, channels) for _ in range(layers))
-
-    def forward(self, x):
-        f = self.first(x)
-        for layer in self.layers:
-            f = layer(f)
-        return self._head(f)
 
     def start(self, n, shape, device, dtype):
         super().start(n, shape, device, dtype)
@@ -102,12 +102,6 @@ class DiagonalNet(_LSTMNet):
     def __init__(self, channels, hidden, layers, out_ch):
         super().__init__(channels, hidden, out_ch)
         self.layers = nn.ModuleList(DiagonalBiLSTM(hidden, channels) for _ in range(layers))
-
-    def forward(self, x):
-        f = self.first(x)
-        for layer in self.layers:
-            f = layer(f)
-        return self._head(f)
 
     def start(self, n, shape, device, dtype):
         super().start(n, shape, device, dtype)
