@@ -10,6 +10,7 @@ def add(p):
     p.add_argument("--weights", required=True)
     p.add_argument("--samples", required=True)
     p.add_argument("--out", required=True, help="metrics JSON")
+    p.add_argument("--unpaired-evaluator", help="classifier of the unpaired translation domain")
 
 
 def run(a):
@@ -17,7 +18,7 @@ def run(a):
     from genbench.config import load_params
 
     pipeline.evaluate(load_params(a.params), a.model, a.data, a.evaluator, a.weights, a.samples,
-                      a.out)
+                      a.out, a.unpaired_evaluator)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Stage evaluator: train the domain classifier behind the metrics; write the real-data floor."""
+"""Stage evaluator: train the domain classifier behind the metrics (and the unpaired translation
+domain's); write the real-data floor."""
 
 from genbench.cli import stage_main
 
@@ -8,13 +9,16 @@ def add(p):
     p.add_argument("--out", required=True, help="classifier file")
     p.add_argument("--metrics", required=True)
     p.add_argument("--checkpoint", required=True)
+    p.add_argument("--unpaired-out", required=True,
+                   help="classifier of the unpaired translation domain")
 
 
 def run(a):
     from genbench import pipeline
     from genbench.config import load_params
 
-    pipeline.train_evaluator(load_params(a.params), a.data, a.out, a.metrics, a.checkpoint)
+    pipeline.train_evaluator(load_params(a.params), a.data, a.out, a.metrics, a.checkpoint,
+                             a.unpaired_out)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,14 @@ def add(p):
     p.add_argument("--out", required=True, help="samples tensor file")
     p.add_argument("--grid", required=True)
     p.add_argument("--info", required=True)
+    p.add_argument("--data", help="processed data (translation models translate its test split)")
 
 
 def run(a):
     from genbench import pipeline
     from genbench.config import load_params
 
-    pipeline.sample(load_params(a.params), a.model, a.weights, a.out, a.grid, a.info)
+    pipeline.sample(load_params(a.params), a.model, a.weights, a.out, a.grid, a.info, a.data)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,15 @@ def add(p):
     p.add_argument("--losses", required=True, help="loss curve CSV")
     p.add_argument("--info", required=True, help="train summary JSON")
     p.add_argument("--checkpoint", required=True)
+    p.add_argument("--evaluator", help="classifier file (models with a feature content loss)")
 
 
 def run(a):
     from genbench import pipeline
     from genbench.config import load_params
 
-    pipeline.train(load_params(a.params), a.model, a.data, a.out, a.losses, a.info, a.checkpoint)
+    pipeline.train(load_params(a.params), a.model, a.data, a.out, a.losses, a.info, a.checkpoint,
+                   a.evaluator)
 
 
 if __name__ == "__main__":

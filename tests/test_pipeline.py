@@ -73,6 +73,11 @@ def test_whole_dag_on_digits_smoke(repo):
     report = (repo / "reports" / "report.md").read_text()
     assert "real (held-out)" in report and all(f"## {m}" in report for m in models)
     assert (repo / "reports" / "report.html").exists()
+    translators = [m for m, sec in params["models"].items()
+                   if sec["kind"] in ("pix2pix", "srgan", "cyclegan")]
+    if translators:  # the translation table with its baselines, and the strips
+        assert "## Image-to-image translation" in report and "baseline: bicubic" in report
+        assert all(f"**{m}** — rows:" in report for m in translators)
     for m in models:
         assert (repo / "reports" / "figures" / f"{m}_samples.png").stat().st_size > 0
         metrics = json.loads((repo / "metrics" / "models" / f"{m}.json").read_text())

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from genbench.errors import ConfigError
 
@@ -25,12 +25,36 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+class TranslationConfig(Section):
+    """The image-to-image domains built from a dataset (seeds 002/004).
+
+    Paired tasks derive their input from each image: ``edges`` (the Sobel gradient magnitude of
+    the digit), ``sr`` (the image average-pooled by ``sr_factor``), ``inpaint`` (the image with
+    a ``block`` x ``block`` square hidden). ``unpaired`` names a second real dataset, resized to
+    this one's shape, as the other domain of unpaired translation (null = none).
+    """
+
+    edges: Literal["sobel"] = "sobel"
+    sr_factor: int = Field(default=4, ge=2)
+    block: int = Field(default=12, ge=1)
+    unpaired: Literal["mnist5k", "digits", "mnist", "fashion_mnist", "cifar10"] | None = None
+    unpaired_margin: int = Field(default=0, ge=0)  # black border around the resized other domain
+
+
 class DataConfig(Section):
     name: Literal["mnist5k", "digits", "mnist", "fashion_mnist", "cifar10"]
     val_fraction: float = Field(gt=0, lt=0.5)
     test_fraction: float = Field(gt=0, lt=0.5)
     # Expected sha256 of the raw files (images.npy, labels.npy); null = trust the first download.
     sha256: dict[str, str] | None = None
+    translation: TranslationConfig = TranslationConfig()
+
+    @model_validator(mode="after")
+    def _other_domain(self):
+        if self.translation.unpaired == self.name:
+            raise ValueError(f"translation.unpaired = {self.name!r}: the other domain must be "
+                             f"another dataset")
+        return self
 
 
 class BudgetConfig(Section):

@@ -25,6 +25,7 @@ from genbench.io import sha256_file, write_json
 
 RAW_FILES = ("images.npy", "labels.npy")
 SPLITS = ("train", "val", "test")
+UNPAIRED = "unpaired"  # raw sub-folder and split prefix of the unpaired translation domain
 EMBEDDED = ("mnist5k", "digits")
 
 
@@ -111,29 +112,45 @@ def _write_dir_atomically(out_dir: Path, fill) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _fetch(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Raw (N, C, H, W) uint8 images and (N,) labels of dataset ``name``."""
+    if name in EMBEDDED:
+        return {"mnist5k": _mnist5k, "digits": _digits}[name]()
+    with tempfile.TemporaryDirectory(prefix="genbench-download-") as scratch:
+        return _torchvision_download(name, Path(scratch))  # a failed download leaves nothing
+
+
+def _write_raw(d: Path, name: str, x: np.ndarray, y: np.ndarray,
+               expected: dict[str, str] | None, key: str) -> dict:
+    """images.npy + labels.npy + SHA256SUMS + meta.json in ``d``; refuses unexpected bytes."""
+    np.save(d / "images.npy", x, allow_pickle=False)
+    np.save(d / "labels.npy", y, allow_pickle=False)
+    sums = {f: sha256_file(d / f) for f in RAW_FILES}
+    for f, want in (expected or {}).items():
+        if sums.get(f) != want:
+            raise DataError(f"data={name}: {f} has sha256 {sums.get(f)}, expected {want} "
+                            f"({key}); refusing changed raw data")
+    (d / "SHA256SUMS").write_text("".join(f"{h}  {f}\n" for f, h in sums.items()))
+    info = {"dataset": name, "n": len(y), "shape": list(x.shape[1:]), "sha256": sums}
+    write_json(d / "meta.json", info)
+    return info
+
+
 def download(cfg: DataConfig, out_dir: Path | str) -> dict:
-    """Stage ``download``: write the raw arrays of ``cfg.name`` and their sha256 to ``out_dir``."""
+    """Stage ``download``: write the raw arrays of ``cfg.name`` and their sha256 to ``out_dir``;
+    those of the unpaired translation domain (``data.translation.unpaired``) to its
+    ``unpaired/`` folder."""
     t0 = time.perf_counter()
     info: dict = {}
-
-    if cfg.name in EMBEDDED:
-        x, y = {"mnist5k": _mnist5k, "digits": _digits}[cfg.name]()
-    else:  # fetched into a scratch dir first: a failed download leaves nothing behind
-        with tempfile.TemporaryDirectory(prefix="genbench-download-") as scratch:
-            x, y = _torchvision_download(cfg.name, Path(scratch))
+    x, y = _fetch(cfg.name)
+    other = cfg.translation.unpaired
+    other_xy = _fetch(other) if other else None
 
     def fill(tmp: Path) -> None:
-        np.save(tmp / "images.npy", x, allow_pickle=False)
-        np.save(tmp / "labels.npy", y, allow_pickle=False)
-        sums = {f: sha256_file(tmp / f) for f in RAW_FILES}
-        if cfg.sha256:
-            for f, want in cfg.sha256.items():
-                if sums.get(f) != want:
-                    raise DataError(f"data={cfg.name}: {f} has sha256 {sums.get(f)}, expected "
-                                    f"{want} (data.sha256); refusing changed raw data")
-        (tmp / "SHA256SUMS").write_text("".join(f"{h}  {f}\n" for f, h in sums.items()))
-        info.update(dataset=cfg.name, n=int(len(y)), shape=list(x.shape[1:]), sha256=sums)
-        write_json(tmp / "meta.json", info)
+        info.update(_write_raw(tmp, cfg.name, x, y, cfg.sha256, "data.sha256"))
+        if other_xy is not None:
+            (tmp / UNPAIRED).mkdir()
+            info["unpaired"] = _write_raw(tmp / UNPAIRED, other, *other_xy, None, "")
 
     _write_dir_atomically(Path(out_dir), fill)
     info["seconds"] = time.perf_counter() - t0
@@ -175,25 +192,68 @@ def split_indices(y: np.ndarray, val_fraction: float, test_fraction: float, seed
     return {"train": np.sort(train), "val": np.sort(val), "test": np.sort(test)}
 
 
+def resize_images(x: np.ndarray, shape: tuple[int, int, int], margin: int = 0) -> np.ndarray:
+    """uint8 images (N, C, h, w) -> (N, *shape): bicubic resampling (antialiased when shrinking)
+    into the frame less ``margin`` black pixels on each side, grey <-> RGB by repetition or
+    channel mean. Brings the unpaired domain to the data's shape (and framing: MNIST digits sit
+    in a 20x20 box with a 4-pixel margin)."""
+    import torch
+    import torch.nn.functional as F
+
+    c, h, w = shape
+    h, w = h - 2 * margin, w - 2 * margin
+    t = torch.from_numpy(x).float()
+    if t.shape[1] != c:
+        t = t.mean(1, keepdim=True).expand(-1, c, -1, -1) if c in (1, 3) else t
+    if tuple(t.shape[2:]) != (h, w):
+        t = F.interpolate(t, size=(h, w), mode="bicubic", align_corners=False,
+                          antialias=t.shape[2] > h)
+    t = F.pad(t, (margin, margin, margin, margin))
+    return t.round().clamp(0, 255).to(torch.uint8).numpy()
+
+
+def _check_translation(cfg: DataConfig, shape: tuple[int, int, int]) -> None:
+    t, (_, h, w) = cfg.translation, shape
+    if h % t.sr_factor or w % t.sr_factor:
+        raise DataError(f"data.translation.sr_factor = {t.sr_factor}: must divide the image size "
+                        f"{h}x{w} of data={cfg.name}")
+    if 2 * t.unpaired_margin >= min(h, w):
+        raise DataError(f"data.translation.unpaired_margin = {t.unpaired_margin}: leaves no image "
+                        f"inside {h}x{w}")
+    if t.block >= min(h, w):
+        raise DataError(f"data.translation.block = {t.block}: must be smaller than the image "
+                        f"size {h}x{w} of data={cfg.name}")
+
+
 def preprocess(cfg: DataConfig, raw_dir: Path | str, out_dir: Path | str, seed: int) -> dict:
-    """Stage ``preprocess``: verified raw arrays -> stratified uint8 splits + meta.json."""
+    """Stage ``preprocess``: verified raw arrays -> stratified uint8 splits + meta.json; the
+    unpaired translation domain (if any) resized to the data's shape and split the same way."""
     import torch
 
     x, y = load_raw(raw_dir)
     if x.dtype != np.uint8 or x.ndim != 4 or len(x) != len(y):
         raise DataError(f"{raw_dir}: expected uint8 images (N, C, H, W) and N labels, got "
                         f"{x.dtype} {x.shape} and {y.shape}")
+    _check_translation(cfg, x.shape[1:])
     parts = split_indices(y, cfg.val_fraction, cfg.test_fraction, seed)
     classes = sorted(int(c) for c in np.unique(y))
     meta = {"dataset": cfg.name, "shape": list(x.shape[1:]), "num_classes": len(classes),
-            "sizes": {k: int(len(v)) for k, v in parts.items()},
+            "sizes": {k: len(v) for k, v in parts.items()},
             "class_counts": {k: np.bincount(y[v], minlength=len(classes)).tolist()
-                             for k, v in parts.items()}}
+                             for k, v in parts.items()},
+            "translation": cfg.translation.model_dump()}
+    splits = {name: (x[ix], y[ix]) for name, ix in parts.items()}
+    if cfg.translation.unpaired:
+        xb, yb = load_raw(Path(raw_dir) / UNPAIRED)
+        xb = resize_images(xb, tuple(x.shape[1:]), cfg.translation.unpaired_margin)
+        parts_b = split_indices(yb, cfg.val_fraction, cfg.test_fraction, seed)
+        splits.update({f"{UNPAIRED}_{name}": (xb[ix], yb[ix]) for name, ix in parts_b.items()})
+        meta["unpaired"] = {"dataset": cfg.translation.unpaired,
+                            "sizes": {k: len(v) for k, v in parts_b.items()}}
 
     def fill(tmp: Path) -> None:
-        for name, ix in parts.items():
-            torch.save({"x": torch.from_numpy(x[ix]), "y": torch.from_numpy(y[ix])},
-                       tmp / f"{name}.pt")
+        for name, (xs, ys) in splits.items():
+            torch.save({"x": torch.from_numpy(xs), "y": torch.from_numpy(ys)}, tmp / f"{name}.pt")
         write_json(tmp / "meta.json", meta)
 
     _write_dir_atomically(Path(out_dir), fill)
@@ -205,8 +265,8 @@ def preprocess(cfg: DataConfig, raw_dir: Path | str, out_dir: Path | str, seed: 
 class Split:
     """A whole split as two tensors: ``x`` (N, C, H, W) uint8 and ``y`` (N,) int64."""
 
-    x: "torch.Tensor"  # noqa: F821
-    y: "torch.Tensor"  # noqa: F821
+    x: torch.Tensor  # noqa: F821
+    y: torch.Tensor  # noqa: F821
 
     def __len__(self) -> int:
         return len(self.y)
@@ -220,6 +280,15 @@ def load_split(processed_dir: Path | str, name: str) -> Split:
         raise DataError(f"{f}: missing; run the preprocess stage first (dvc repro preprocess)")
     d = torch_load(f)
     return Split(d["x"], d["y"])
+
+
+def load_unpaired(processed_dir: Path | str, name: str) -> Split:
+    """Split ``name`` of the unpaired translation domain (data.translation.unpaired)."""
+    if not (Path(processed_dir) / f"{UNPAIRED}_{name}.pt").exists() \
+            and (Path(processed_dir) / "meta.json").exists():
+        raise DataError(f"{processed_dir}: no unpaired domain; set data.translation.unpaired "
+                        f"(e.g. data.translation.unpaired=digits) and rerun preprocess")
+    return load_split(processed_dir, f"{UNPAIRED}_{name}")
 
 
 def load_meta(processed_dir: Path | str) -> dict:

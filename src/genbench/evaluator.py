@@ -71,6 +71,9 @@ def load_classifier(path) -> ConvClassifier:
     if not path.exists():
         raise DataError(f"{path}: evaluator missing; run the evaluator stage first")
     rec = torch_load(path)
+    if "absent" in rec:  # the unpaired domain's classifier of data without one
+        raise DataError(f"{path}: no classifier ({rec['absent']}); set data.translation.unpaired "
+                        f"and rerun the pipeline")
     net = build_classifier(EvaluatorConfig.model_validate(rec["config"]), rec["shape"],
                            rec["num_classes"])
     net.load_state_dict(rec["state"])
@@ -165,3 +168,60 @@ def max_shift_for(shape) -> float:
     """±2 px translations on MNIST-size images; none on 8x8 digits where 2 px is a quarter."""
     return 2.0 if min(shape[1:]) >= 16 else 0.0
 
+
+
+# ----------------------------------------------------------------------------- translation
+def _pixel_errors(out_u8: torch.Tensor, target_u8: torch.Tensor) -> dict:
+    o, t = to_unit(out_u8), to_unit(target_u8)
+    return {"l1": float(M.l1_error(o, t).mean()), "psnr": float(M.psnr(o, t).mean()),
+            "ssim": float(M.ssim(o, t).mean())}
+
+
+def paired_translation_metrics(extract: FeatureExtractor, reference: torch.Tensor,
+                               stored: dict, cfg: EvaluatorConfig, num_classes: int,
+                               seed: int = 0) -> dict:
+    """A paired translation model on the test split, and the baseline of its task (the input,
+    or its bicubic upsampling) the same way: L1/PSNR/SSIM against the ground truth, the sample
+    metrics of the outputs against the real (train) images, and the class accuracy of the
+    outputs (the evaluator should see the input's digit)."""
+    ref = extract(reference)
+    out = {}
+    for key, name in (("x", "model"), ("baseline", "baseline")):
+        row = _pixel_errors(stored[key], stored["target"])
+        row.update(sample_metrics(extract, reference, stored[key], cfg, num_classes, seed,
+                                  ref_feats=ref))
+        row["class_accuracy"] = accuracy(extract.clf, stored[key], stored["source_y"])
+        out[name] = row
+    return out
+
+
+def unpaired_translation_metrics(extract_a: FeatureExtractor, extract_b: FeatureExtractor,
+                                 train_a: torch.Tensor, train_b: torch.Tensor, stored: dict,
+                                 cfg: EvaluatorConfig, num_classes: int, seed: int = 0) -> dict:
+    """G: A -> B and F: B -> A on both test splits: class preservation (the target domain's
+    classifier labels G(a) with a's class), the cycle error ‖F(G(a)) − a‖₁ per pixel both ways,
+    and the sample metrics in the target domain (its classifier's features, its train images).
+
+    Baselines: ``identity`` (G = F = I: the inputs judged as if translated) and the cycle error
+    a reconstruction unrelated to its input would have (``shuffled``: a test image against
+    another one of the same domain)."""
+    ref_a, ref_b = extract_a(train_a), extract_b(train_b)
+    g = torch.Generator().manual_seed(seed)
+
+    def direction(ext, ref, train, fake, src, y, cycle):
+        m = sample_metrics(ext, train, fake, cfg, num_classes, seed, ref_feats=ref)
+        ident = sample_metrics(ext, train, src, cfg, num_classes, seed, ref_feats=ref)
+        perm = torch.randperm(len(src), generator=g)
+        return ({"class_preservation": accuracy(ext.clf, fake, y),
+                 "cycle_l1": float(M.l1_error(to_unit(cycle), to_unit(src)).mean()),
+                 "fid": m["fid"], "kid": m["kid"], "n": len(fake)},
+                {"class_preservation": accuracy(ext.clf, src, y),
+                 "cycle_l1": float(M.l1_error(to_unit(src[perm]), to_unit(src)).mean()),
+                 "fid": ident["fid"], "kid": ident["kid"], "n": len(src)})
+
+    ab, ab_base = direction(extract_b, ref_b, train_b, stored["x"], stored["input"],
+                            stored["source_y"], stored["cycle"])
+    ba, ba_base = direction(extract_a, ref_a, train_a, stored["b_x"], stored["b_input"],
+                            stored["b_source_y"], stored["b_cycle"])
+    return {"model": {"a_to_b": ab, "b_to_a": ba},
+            "baseline": {"a_to_b": ab_base, "b_to_a": ba_base}}

@@ -13,7 +13,6 @@ import warnings
 import torch
 from torch import nn
 
-
 # torchmetrics warns that KID/IS keep all features in memory: by design here (a few MB).
 warnings.filterwarnings("ignore", message=".*will save all extracted features in buffer.*")
 
@@ -132,3 +131,24 @@ def chain_mixing(pred: torch.Tensor) -> dict:
             "chain_distinct_classes": float(distinct.double().mean()),
             "chain_share_leaving_first_class": float((distinct > 1).double().mean()),
             "chain_steps": int(pred.shape[0]), "chains": int(pred.shape[1])}
+
+
+# ----------------------------------------------------------------------------- translation
+def l1_error(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error per image of [0, 1] images. (N, C, H, W) x 2 -> (N,)"""
+    return (x.double() - y.double()).abs().flatten(1).mean(1)
+
+
+def psnr(x: torch.Tensor, y: torch.Tensor, max_db: float = 100.0) -> torch.Tensor:
+    """Peak signal-to-noise ratio per image of [0, 1] images, 10·log10(1 / MSE) dB; identical
+    images get ``max_db`` instead of infinity (a mean stays finite). -> (N,)"""
+    mse = (x.double() - y.double()).pow(2).flatten(1).mean(1)
+    return (10 * torch.log10(1.0 / mse.clamp_min(10 ** (-max_db / 10))))
+
+
+def ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Structural similarity per image of [0, 1] images (Wang et al. 2004: 11x11 Gaussian
+    window, σ 1.5, K1 0.01, K2 0.03), torchmetrics' implementation. -> (N,)"""
+    from torchmetrics.functional.image import structural_similarity_index_measure as ssim_fn
+
+    return ssim_fn(x.double(), y.double(), data_range=1.0, reduction="none")

@@ -49,9 +49,35 @@ def preprocess(params: Params, raw_dir, out_dir) -> dict:
 
 
 # ----------------------------------------------------------------------------- evaluator stage
-def train_evaluator(params: Params, processed_dir, out_model, out_metrics, ckpt_path) -> dict:
+def _train_unpaired_classifier(params: Params, processed_dir, meta: dict, out_path) -> dict:
+    """The classifier of the unpaired translation domain (judges class preservation into it),
+    trained like the main one; a file saying it is absent when data has no such domain."""
+    from genbench import engine
+    from genbench import evaluator as E
+
+    cfg = params.evaluator
+    if "unpaired" not in meta:
+        torch_save(out_path, {"format": 1, "kind": "evaluator",
+                              "absent": "data.translation.unpaired is null"})
+        return {}
+    train, test = (D.load_unpaired(processed_dir, s) for s in ("train", "test"))
+    torch.manual_seed(params.seed)
+    net = E.build_classifier(cfg, meta["shape"], meta["num_classes"])
+    trainer = E.ClassifierTrainer(net, cfg.lr, E.max_shift_for(meta["shape"]))
+    batch = min(cfg.batch_size, len(train))
+    steps = E.evaluator_steps(params.budget.evaluator_epochs, len(train), batch)
+    result = engine.fit(trainer, train, transform=T.get("unit"), steps=steps, batch_size=batch,
+                        seed=params.seed, engine=params.train, name="evaluator-unpaired")
+    net.cpu().eval()
+    E.save_classifier(out_path, net, cfg, meta["shape"], meta["num_classes"])
+    return {"dataset": meta["unpaired"]["dataset"], "test_accuracy": E.accuracy(net, test.x, test.y),
+            "train_seconds": result.seconds, "steps": steps}
+
+
+def train_evaluator(params: Params, processed_dir, out_model, out_metrics, ckpt_path,
+                    out_unpaired) -> dict:
     """Stage ``evaluator``: train the domain classifier, report its accuracy and the real-data floor
-    (the sample metrics of held-out real images)."""
+    (the sample metrics of held-out real images); and the unpaired domain's classifier."""
     from genbench import engine
     from genbench import evaluator as E
 
@@ -83,6 +109,9 @@ def train_evaluator(params: Params, processed_dir, out_model, out_metrics, ckpt_
            "val_accuracy": E.accuracy(net, val.x, val.y),
            "train_seconds": result.seconds, "steps": steps, "backbone": cfg.backbone,
            "floor": floor, "floor_seconds": time.perf_counter() - t0}
+    unpaired = _train_unpaired_classifier(params, processed_dir, meta, out_unpaired)
+    if unpaired:
+        out["unpaired"] = unpaired
     write_json(out_metrics, out)
     return out
 
@@ -92,8 +121,13 @@ def build_model(params: Params, name: str, meta: dict):
     from genbench.registry import model_class
 
     cfg = params.model_config_of(name)
+    cls = model_class(cfg.kind)
+    if getattr(cls, "translates", False):  # the domains it translates come with the data
+        from genbench.config import TranslationConfig
+
+        cfg = cfg.model_copy(update={"domain": TranslationConfig(**meta["translation"])})
     try:
-        return model_class(cfg.kind)(cfg, tuple(meta["shape"]), meta["num_classes"])
+        return cls(cfg, tuple(meta["shape"]), meta["num_classes"])
     except ConfigError as err:  # a model's own checks name the field; add the section
         raise ConfigError(f"models.{name}.{err}") from None
 
@@ -108,8 +142,21 @@ def _write_history_csv(path, history: list[dict]) -> None:
     write_text(path, buf.getvalue())
 
 
+def _attach_training_inputs(model, processed_dir, evaluator_path) -> None:
+    """What a model needs besides its train split: the other domain (unpaired translation),
+    the evaluator's features (a feature content loss)."""
+    if getattr(model, "unpaired", False):
+        model.attach_unpaired(D.load_unpaired(processed_dir, "train").x)
+    if getattr(model, "needs_features", False):
+        from genbench import evaluator as E
+
+        if evaluator_path is None:
+            raise ConfigError(f"{model.kind}: content: features needs --evaluator")
+        model.attach_features(E.load_classifier(evaluator_path))
+
+
 def train(params: Params, name: str, processed_dir, out_model, out_losses, out_info,
-          ckpt_path) -> dict:
+          ckpt_path, evaluator_path=None) -> dict:
     """Stage ``train@<name>``: fit the model through the engine, track it in MLflow, save it."""
     from genbench import engine, tracking
     from genbench.checkpoint import save_model
@@ -119,6 +166,7 @@ def train(params: Params, name: str, processed_dir, out_model, out_losses, out_i
     torch.manual_seed(params.seed)  # the initial weights are part of the seeded run
     model = build_model(params, name, meta)  # validates model-specific ranges before any work
     train_split = D.load_split(processed_dir, "train")
+    _attach_training_inputs(model, processed_dir, evaluator_path)
     steps = getattr(cfg, "steps", 0)
     if params.budget.max_steps and steps:
         steps = min(steps, params.budget.max_steps)
@@ -126,10 +174,10 @@ def train(params: Params, name: str, processed_dir, out_model, out_losses, out_i
     if batch_size > len(train_split):
         raise ConfigError(f"models.{name}.batch_size = {batch_size}: must be ≤ the train split "
                           f"size ({len(train_split)})")
-    fp = fingerprint(cfg.model_dump(), steps, params.seed, _split_fingerprint(processed_dir),
+    fp = fingerprint(model.cfg.model_dump(), steps, params.seed, _split_fingerprint(processed_dir),
                      code_fingerprint())
     with tracking.run(params.mlflow, model=name, kind=cfg.kind) as run:
-        run.log_params({"model": cfg.model_dump(), "seed": params.seed,
+        run.log_params({"model": model.cfg.model_dump(), "seed": params.seed,
                         "data": params.data.model_dump(exclude={"sha256"}),
                         "budget": params.budget.model_dump(), "train": params.train.model_dump(),
                         "effective_steps": steps})
@@ -154,10 +202,62 @@ def train(params: Params, name: str, processed_dir, out_model, out_losses, out_i
     return info
 
 
-def sample(params: Params, name: str, model_path, out_samples, out_grid, out_info) -> dict:
-    """Stage ``sample@<name>``: ``budget.n_samples`` seeded samples as uint8 + a PNG grid."""
+def _save_grid(x: torch.Tensor, path, nrow: int) -> None:
     from torchvision.utils import save_image
 
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(path).with_suffix(".tmp.png")
+    save_image(x, tmp, nrow=nrow, padding=2, pad_value=0.5)
+    tmp.replace(path)
+
+
+def _to_uint8(x: torch.Tensor) -> torch.Tensor:
+    return (x.cpu() * 255).round().to(torch.uint8)
+
+
+def _one_per_class(y: torch.Tensor, k: int = 10) -> torch.Tensor:
+    """The first test image of each class, in class order (``k`` at most): the strips' columns."""
+    return torch.stack([(y == c).nonzero()[0, 0] for c in y.unique()[:k]])
+
+
+def _translate_test(model, processed_dir, g: torch.Generator) -> tuple[dict, torch.Tensor]:
+    """A translation model's 'samples': its translations of the whole test split, stored with
+    their inputs (and targets, baseline, cycle reconstructions), and the strips of the grid:
+    rows of input | output | target (paired) or a | G(a) | F(G(a)) and b | F(b) | G(F(b))."""
+    from genbench.transforms import to_unit
+
+    test = D.load_split(processed_dir, "test")
+    shown = _one_per_class(test.y)
+    full = tuple(model.shape[1:])
+
+    def show(x):  # (k, C, h, w) -> full size (nearest) for the strips
+        return torch.nn.functional.interpolate(x, size=full, mode="nearest") \
+            if tuple(x.shape[2:]) != full else x
+
+    if model.unpaired:
+        other = D.load_unpaired(processed_dir, "test")
+        a, b = to_unit(test.x), to_unit(other.x)
+        fake_b = model.translate(a, g)
+        fake_a = model.translate(b, g, reverse=True)
+        cyc_a, cyc_b = model.translate(fake_b, g, reverse=True), model.translate(fake_a, g)
+        stored = {"x": _to_uint8(fake_b), "input": test.x, "cycle": _to_uint8(cyc_a),
+                  "source_y": test.y, "b_x": _to_uint8(fake_a), "b_input": other.x,
+                  "b_cycle": _to_uint8(cyc_b), "b_source_y": other.y}
+        shown_b = _one_per_class(other.y)
+        rows = [a[shown], fake_b[shown], cyc_a[shown], b[shown_b], fake_a[shown_b], cyc_b[shown_b]]
+        return stored, torch.cat(rows)
+    target = to_unit(test.x)
+    src = model.source(target, g)
+    out = model.translate(src, g)
+    stored = {"x": _to_uint8(out), "input": _to_uint8(src), "target": test.x,
+              "baseline": _to_uint8(model.baseline(src)), "source_y": test.y}
+    return stored, torch.cat([show(src[shown]), out[shown], target[shown]])
+
+
+def sample(params: Params, name: str, model_path, out_samples, out_grid, out_info,
+           processed_dir=None) -> dict:
+    """Stage ``sample@<name>``: ``budget.n_samples`` seeded samples as uint8 + a PNG grid; for a
+    translation model, its translations of the test split (from ``processed_dir``) and strips."""
     from genbench import tracking
     from genbench.checkpoint import load_model
     from genbench.engine import resolve_device
@@ -166,18 +266,24 @@ def sample(params: Params, name: str, model_path, out_samples, out_grid, out_inf
     model.to(resolve_device(params.train.device))
     t0 = time.perf_counter()
     g = torch.Generator().manual_seed(params.seed)  # same seed -> same samples
-    n = min(params.budget.n_samples, getattr(model.cfg, "n_samples", None) or 10**12)
-    labels = model.sample_labels(n)  # None unless conditional
-    x = model.sample(n, g, labels).cpu()  # (N, C, H, W) in [0, 1]
-    seconds = time.perf_counter() - t0
-    x8 = (x * 255).round().to(torch.uint8)  # stored like the real data, judged like it
-    torch_save(out_samples, {"x": x8} if labels is None else {"x": x8, "y": labels})
-    grid_n = min(100, len(x))
-    Path(out_grid).parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(out_grid).with_suffix(".tmp.png")
-    save_image(x[:grid_n], tmp, nrow=int(grid_n ** 0.5), padding=2, pad_value=0.5)
-    tmp.replace(out_grid)
-    info = {"n": len(x), "sample_seconds": seconds}
+    if getattr(model, "translates", False):
+        if processed_dir is None:
+            raise ConfigError(f"{name} translates the test split: the sample stage needs --data")
+        stored, strips = _translate_test(model, processed_dir, g)
+        seconds = time.perf_counter() - t0
+        torch_save(out_samples, stored)
+        _save_grid(strips, out_grid, nrow=10)
+        n = len(stored["x"])
+    else:
+        n = min(params.budget.n_samples, getattr(model.cfg, "n_samples", None) or 10**12)
+        labels = model.sample_labels(n)  # None unless conditional
+        x = model.sample(n, g, labels).cpu()  # (N, C, H, W) in [0, 1]
+        seconds = time.perf_counter() - t0
+        x8 = _to_uint8(x)  # stored like the real data, judged like it
+        torch_save(out_samples, {"x": x8} if labels is None else {"x": x8, "y": labels})
+        grid_n = min(100, len(x))
+        _save_grid(x[:grid_n], out_grid, nrow=int(grid_n ** 0.5))
+    info = {"n": n, "sample_seconds": seconds}
     write_json(out_info, info)
     with tracking.run(params.mlflow, model=name, kind=rec["kind"],
                       run_id=rec.get("mlflow_run_id")) as run:
@@ -220,9 +326,38 @@ def _chain_mixing(model, clf, cfg, seed: int) -> dict:
     return M.chain_mixing(E.predict(clf, x8).view(t, n))
 
 
+def _evaluate_translation(params: Params, model, meta: dict, processed_dir, train_split,
+                          extract, unpaired_path, stored: dict) -> dict:
+    """A translation model's metrics: the main table's sample metrics of its outputs in the
+    data's domain, and the translation table (model and baseline rows)."""
+    from genbench import evaluator as E
+
+    cfg, k, seed = params.evaluator, meta["num_classes"], params.seed
+    if model.unpaired:
+        if unpaired_path is None:
+            raise ConfigError(f"{model.kind} needs the unpaired domain's classifier "
+                              f"(--unpaired-evaluator)")
+        extract_b = E.FeatureExtractor(E.load_classifier(unpaired_path), cfg)
+        train_b = D.load_unpaired(processed_dir, "train").x
+        t = E.unpaired_translation_metrics(extract, extract_b, train_split.x, train_b, stored,
+                                           cfg, k, seed)
+        main = stored["b_x"]  # F(b): the translations into this dataset's domain
+        y = stored["b_source_y"]
+    else:
+        t = E.paired_translation_metrics(extract, train_split.x, stored, cfg, k, seed)
+        main, y = stored["x"], stored["source_y"]
+    out = E.sample_metrics(extract, train_split.x, main, cfg, k, seed)
+    out["class_accuracy"] = E.accuracy(extract.clf, main, y)
+    out["translation"] = {"task": model.task, **t,
+                          **({"unpaired": meta["unpaired"]["dataset"]} if model.unpaired else {})}
+    return out
+
+
 def evaluate(params: Params, name: str, processed_dir, evaluator_path, model_path, samples_path,
-             out_metrics) -> dict:
-    """Stage ``evaluate@<name>``: sample metrics against the train split, plus test NLL/MSE."""
+             out_metrics, unpaired_path=None) -> dict:
+    """Stage ``evaluate@<name>``: sample metrics against the train split, plus test NLL/MSE; the
+    translation metrics of a translation model (``unpaired_path``: the other domain's
+    classifier)."""
     from genbench import evaluator as E
     from genbench import metrics as M
     from genbench import tracking
@@ -236,8 +371,12 @@ def evaluate(params: Params, name: str, processed_dir, evaluator_path, model_pat
     samples = stored["x"]
     n = min(params.budget.n_samples, len(val) + len(test), len(samples))  # = the floor's n
     extract = E.FeatureExtractor(E.load_classifier(evaluator_path), params.evaluator)
-    out = E.sample_metrics(extract, train_split.x, samples[:n], params.evaluator,
-                           meta["num_classes"], params.seed)
+    if getattr(model, "translates", False):
+        out = _evaluate_translation(params, model, meta, processed_dir, train_split, extract,
+                                    unpaired_path, stored)
+    else:
+        out = E.sample_metrics(extract, train_split.x, samples[:n], params.evaluator,
+                               meta["num_classes"], params.seed)
     if "y" in stored:  # conditional samples: does the evaluator see the asked-for class?
         if getattr(model, "labels_are_codes", False):  # InfoGAN: codes, matched to classes
             pred = E.predict(extract.clf, samples)
@@ -263,5 +402,16 @@ def evaluate(params: Params, name: str, processed_dir, evaluator_path, model_pat
     write_json(out_metrics, out)
     with tracking.run(params.mlflow, model=name, kind=rec["kind"],
                       run_id=rec.get("mlflow_run_id")) as run:
-        run.log_metrics(out)
+        run.log_metrics(_flatten(out))
+    return out
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    """Nested metrics as one level, keys joined by '.' (translation.model.a_to_b.fid)."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
     return out

@@ -95,6 +95,70 @@ DYNAMICS = ("acc_real", "acc_fake", "acc", "q_acc", "w_estimate", "convergence",
             "level", "phase")
 
 
+BASELINE_NAMES = {"edges": "input itself (edge map)", "sr": "bicubic upsampling",
+                  "inpaint": "input itself (block hidden)"}
+PAIRED = {"l1": "L1 ↓", "psnr": "PSNR dB ↑", "ssim": "SSIM ↑", "fid": "FID ↓", "kid": "KID ↓",
+          "precision": "precision ↑", "recall": "recall ↑", "class_accuracy": "class acc ↑",
+          "n": "test images"}
+
+
+def _translation_tables(details: dict) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Paired tasks (each model, then the baseline of each task once) and unpaired translation
+    (each model, then the identity baseline); from the models' ``translation`` metrics."""
+    paired, unpaired, baselines = [], [], {}
+    for name, d in details["models"].items():
+        t = d["metrics"].get("translation")
+        if not t:
+            continue
+        if "a_to_b" in t["model"]:
+            for row_name, r in ((name, t["model"]), (f"identity (G = F = I; cycle: an "
+                                                      f"unrelated image) [{name}]", t["baseline"])):
+                unpaired.append({
+                    "model": row_name, "B": t.get("unpaired"),
+                    "class kept A→B ↑": r["a_to_b"]["class_preservation"],
+                    "class kept B→A ↑": r["b_to_a"]["class_preservation"],
+                    "cycle L1 A ↓": r["a_to_b"]["cycle_l1"],
+                    "cycle L1 B ↓": r["b_to_a"]["cycle_l1"],
+                    "FID A→B (in B) ↓": r["a_to_b"]["fid"],
+                    "FID B→A (in A) ↓": r["b_to_a"]["fid"],
+                    "test images A / B": f"{r['a_to_b']['n']} / {r['b_to_a']['n']}"})
+            continue
+        paired.append({"model": name, "task": t["task"],
+                       **{v: t["model"].get(k) for k, v in PAIRED.items()}})
+        baselines.setdefault(t["task"], t["baseline"])
+    for task, r in baselines.items():
+        paired.append({"model": f"baseline: {BASELINE_NAMES[task]}", "task": task,
+                       **{v: r.get(k) for k, v in PAIRED.items()}})
+    to_df = lambda rows: pd.DataFrame(rows).set_index("model") if rows else None  # noqa: E731
+    return to_df(paired), to_df(unpaired)
+
+
+TRANSLATION_TEXT = (
+    "Paired tasks, on the whole test split: the input is built from each test image "
+    "(data.translation: Sobel edge map, average-pooled low resolution, a hidden square); L1, "
+    "PSNR and SSIM of the output against that image; FID/KID/precision/recall of the outputs "
+    "against the train images (evaluator features, so comparable within this table: fewer "
+    "images than the samples above); class acc = the evaluator sees the input's digit. "
+    "Unpaired: A is this dataset, B the other one (data.translation.unpaired); class kept = "
+    "the target domain's classifier (trained on its train split by the evaluator stage) gives "
+    "G(x) the class of x; cycle L1 = mean |F(G(a)) − a| per pixel in [0, 1]; FID in the target "
+    "domain with its classifier's features. The identity row judges the untranslated inputs; "
+    "its cycle column is the L1 between a test image and an unrelated one of the same domain.")
+
+
+def _strip_captions(details: dict) -> list[tuple[str, str]]:
+    out = []
+    for name, d in details["models"].items():
+        t = d["metrics"].get("translation")
+        if t and "a_to_b" in t["model"]:
+            out.append((name, "rows: a | G(a) | F(G(a)), then b | F(b) | G(F(b)); one test "
+                              "image per class"))
+        elif t:
+            out.append((name, f"rows: input | output | target ({t['task']}); one test image "
+                              f"per class"))
+    return out
+
+
 def _likelihood_tables(df: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """The likelihood table (models with a test NLL, best first; NLLs compare only between rows
     with the same pixels) and the chain-mixing table of Markov-chain samplers."""
@@ -221,6 +285,12 @@ def build_report(params: Params, metrics_dir: Path, evaluator_metrics: Path, mod
         md += ["## Markov-chain mixing", "",
                ("Chains from noise, each state labelled by the evaluator's classifier: a chain "
                 "that mixes moves between digit classes."), "", _md(mix), ""]
+    paired, unpaired = _translation_tables(details)
+    strips = _strip_captions(details)
+    if paired is not None or unpaired is not None:
+        md += ["## Image-to-image translation", "", TRANSLATION_TEXT, ""]
+        md += [_md(t) + "\n" for t in (paired, unpaired) if t is not None]
+        md += [f"**{n}** — {c}:\n\n![{n} strips]({rel}/{n}_samples.png)\n" for n, c in strips]
     md += _analysis_md(analyses, analysis_figures, out_md.parent, rel, has_spectra)
     toys = read_json(toys_metrics) if toys_metrics and Path(toys_metrics).exists() else None
     toy_rel = os.path.relpath(Path(toy_figures), out_md.parent) if toy_figures else None
@@ -262,6 +332,12 @@ def build_report(params: Params, metrics_dir: Path, evaluator_metrics: Path, mod
     if mix is not None:
         body += ["<h2>Markov-chain mixing</h2>",
                  mix.apply(lambda col: col.map(_fmt)).to_html(border=0)]
+    if paired is not None or unpaired is not None:
+        body += ["<h2>Image-to-image translation</h2>", f"<p>{html.escape(TRANSLATION_TEXT)}</p>"]
+        body += [t.apply(lambda col: col.map(_fmt)).to_html(border=0)
+                 for t in (paired, unpaired) if t is not None]
+        body += [f'<p><b>{html.escape(n)}</b> — {html.escape(c)}<br>'
+                 f'<img src="{rel}/{n}_samples.png" width="420"></p>' for n, c in strips]
     body += _analysis_html(analyses, rel, has_spectra)
     if toys:
         body += [f"<h2>2-D GAN experiments</h2><p>{html.escape(_line_text(toys['line2d']))}</p>",
@@ -290,6 +366,11 @@ def build_report(params: Params, metrics_dir: Path, evaluator_metrics: Path, mod
         summary["toys"] = {f"{ds}/{v}": {"modes_captured": r["modes_captured"],
                                          "high_quality": r["high_quality"]}
                            for ds, res in toys["mixtures"].items() for v, r in res.items()}
+    if paired is not None or unpaired is not None:
+        summary["translation"] = {
+            f"{m}": {c: float(v) for c, v in row.items() if isinstance(v, (int, float))
+                     and pd.notna(v)}
+            for t in (paired, unpaired) if t is not None for m, row in t.iterrows()}
     if analyses:
         summary["analyses"] = {m: {k: float(v) for k, v in row.items() if pd.notna(v)}
                                for m, row in AR.main_table(analyses).iterrows()}
