@@ -18,8 +18,8 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 
 install: $(VENV)/.installed
 
-repro: install  ## rebuild every result of params.yaml (default: mnist5k, pca/vae/dcgan)
-	source $(BIN)/activate && dvc repro
+repro: install  ## rebuild every result of params.yaml: dvc repro, one stage per core side by side
+	source $(BIN)/activate && python -m genbench.repro
 
 test: install  ## unit tests + the slow whole-DAG run on the tiny digits dataset
 	source $(BIN)/activate && pytest -q
@@ -31,7 +31,7 @@ bench: install  ## training throughput per model and achieved GFLOP/s vs measure
 	source $(BIN)/activate && python benchmarks/bench.py
 
 params: install  ## regenerate params.yaml from conf/ (dvc exp run does this itself)
-	$(BIN)/python -c "from genbench.config import write_params; write_params()"
+	$(BIN)/python -c "from genbench.core.config import write_params; write_params()"
 
 mlflow-ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1

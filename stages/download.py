@@ -7,12 +7,11 @@ def add(p):
     p.add_argument("--out", required=True, help="raw data directory")
 
 
-def run(a):
-    from genbench import pipeline
-    from genbench.config import load_params
+def run(a, params):
+    from genbench.pipeline.prepare import download
 
-    pipeline.download(load_params(a.params), a.out)
+    download(params, a.out)
 
 
 if __name__ == "__main__":
-    stage_main(__doc__, add, run)
+    stage_main(__doc__, add, run, "DownloadView")

@@ -1,4 +1,7 @@
-"""Stage evaluate@<model>: sample metrics (FID, KID, IS, precision/recall, coverage) + test NLL/MSE."""
+"""Stage evaluate@<model>: sample metrics (FID, KID, IS, precision/recall, coverage), test
+NLL/MSE, translation metrics; then the autoencoder analyses that apply to the model
+(interpolation, tangents, inpainting, latent pictures, robustness, linear probe; one-class
+anomaly AUROC and few-label fine-tuning for the listed models)."""
 
 from genbench.cli import stage_main
 
@@ -6,20 +9,22 @@ from genbench.cli import stage_main
 def add(p):
     p.add_argument("--model", required=True)
     p.add_argument("--data", required=True)
-    p.add_argument("--evaluator", required=True)
+    p.add_argument("--evaluator", required=True, help="classifier file (+ reference features)")
     p.add_argument("--weights", required=True)
     p.add_argument("--samples", required=True)
+    p.add_argument("--grid", help="the sample grid, logged to the model's MLflow run")
     p.add_argument("--out", required=True, help="metrics JSON")
     p.add_argument("--unpaired-evaluator", help="classifier of the unpaired translation domain")
+    p.add_argument("--analyses", required=True, help="analyses metrics JSON")
+    p.add_argument("--figures", required=True, help="folder of the analysis figures")
 
 
-def run(a):
-    from genbench import pipeline
-    from genbench.config import load_params
+def run(a, params):
+    from genbench.pipeline.evaluate import evaluate
 
-    pipeline.evaluate(load_params(a.params), a.model, a.data, a.evaluator, a.weights, a.samples,
-                      a.out, a.unpaired_evaluator)
+    evaluate(params, a.model, a.data, a.evaluator, a.weights, a.samples, a.out,
+             a.unpaired_evaluator, a.grid, a.analyses, a.figures)
 
 
 if __name__ == "__main__":
-    stage_main(__doc__, add, run)
+    stage_main(__doc__, add, run, "EvaluateView")

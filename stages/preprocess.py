@@ -8,12 +8,11 @@ def add(p):
     p.add_argument("--out", required=True)
 
 
-def run(a):
-    from genbench import pipeline
-    from genbench.config import load_params
+def run(a, params):
+    from genbench.pipeline.prepare import preprocess
 
-    pipeline.preprocess(load_params(a.params), a.raw, a.out)
+    preprocess(params, a.raw, a.out)
 
 
 if __name__ == "__main__":
-    stage_main(__doc__, add, run)
+    stage_main(__doc__, add, run, "PreprocessView")

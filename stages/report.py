@@ -10,14 +10,12 @@ def add(p):
         p.add_argument(f"--{name}", required=True)
 
 
-def run(a):
-    from genbench.config import load_params
+def run(a, params):
     from genbench.report import build_report
 
-    build_report(load_params(a.params), a.metrics, a.evaluator, a.models, a.samples, a.md, a.html,
-                 a.figures, a.summary, a.plot, a.analyses, a.analysis_figures, a.toys,
-                 a.toy_figures)
+    build_report(params, a.metrics, a.evaluator, a.models, a.samples, a.md, a.html, a.figures,
+                 a.summary, a.plot, a.analyses, a.analysis_figures, a.toys, a.toy_figures)
 
 
 if __name__ == "__main__":
-    stage_main(__doc__, add, run)
+    stage_main(__doc__, add, run, "ReportView")

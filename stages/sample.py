@@ -12,12 +12,11 @@ def add(p):
     p.add_argument("--data", help="processed data (translation models translate its test split)")
 
 
-def run(a):
-    from genbench import pipeline
-    from genbench.config import load_params
+def run(a, params):
+    from genbench.pipeline.sample import sample
 
-    pipeline.sample(load_params(a.params), a.model, a.weights, a.out, a.grid, a.info, a.data)
+    sample(params, a.model, a.weights, a.out, a.grid, a.info, a.data)
 
 
 if __name__ == "__main__":
-    stage_main(__doc__, add, run)
+    stage_main(__doc__, add, run, "SampleView")

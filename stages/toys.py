@@ -8,12 +8,11 @@ def add(p):
     p.add_argument("--figures", required=True, help="folder of the toy figures")
 
 
-def run(a):
-    from genbench.config import load_params
+def run(a, params):
     from genbench.toys.runner import toys
 
-    toys(load_params(a.params), a.out, a.figures)
+    toys(params, a.out, a.figures)
 
 
 if __name__ == "__main__":
-    stage_main(__doc__, add, run)
+    stage_main(__doc__, add, run, "ToysView")

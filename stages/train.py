@@ -13,13 +13,11 @@ def add(p):
     p.add_argument("--evaluator", help="classifier file (models with a feature content loss)")
 
 
-def run(a):
-    from genbench import pipeline
-    from genbench.config import load_params
+def run(a, params):
+    from genbench.pipeline.train import train
 
-    pipeline.train(load_params(a.params), a.model, a.data, a.out, a.losses, a.info, a.checkpoint,
-                   a.evaluator)
+    train(params, a.model, a.data, a.out, a.losses, a.info, a.checkpoint, a.evaluator)
 
 
 if __name__ == "__main__":
-    stage_main(__doc__, add, run)
+    stage_main(__doc__, add, run, "TrainView")

@@ -8,8 +8,8 @@ import pytest
 import torch
 import yaml
 
-from genbench.config import EngineConfig, load_params
-from genbench.data import Split
+from genbench.core.config import EngineConfig, load_params
+from genbench.core.data import Split
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,8 +60,8 @@ def train_cmd(root: Path, model: str, params: str = "params.yaml") -> list[str]:
 @pytest.fixture(scope="session")
 def digits_workdir(tmp_path_factory):
     """A tiny repo-like folder: params (digits, smoke, vae only) and processed digits."""
-    from genbench import data as D
-    from genbench.config import DataConfig, compose_params
+    from genbench.core import data as D
+    from genbench.core.config import DataConfig, compose_params
 
     w = tmp_path_factory.mktemp("work")
     raw = compose_params(["data=digits", "budget=smoke", "model=[vae]"], conf_dir=ROOT / "conf")

@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from test_models import build, variant_section
 
 from genbench.analysis import anomaly as A
 from genbench.analysis import finetune as FT
@@ -16,9 +17,6 @@ from genbench.analysis import latent as LT
 from genbench.analysis import probe as PR
 from genbench.analysis import robustness as RB
 from genbench.analysis import tangents as TG
-from genbench.data import Split
-
-from test_models import build, variant_section
 
 
 # --------------------------------------------------------------------------- a known manifold

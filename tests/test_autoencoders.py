@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from genbench import corruptions as C
-from genbench.nn.jacobian import jacobian, jacobian_frobenius_sq
-
 from test_models import build, variant_section
+
+from genbench.core import corruptions as C
+from genbench.nn.jacobian import jacobian, jacobian_frobenius_sq
 
 
 def test_corruptions_statistics():
@@ -53,10 +52,10 @@ def test_contractive_penalty_is_differentiable_and_closed_form_for_one_sigmoid_l
 
 
 def test_cae_trains_with_latent_dim_at_least_the_input_dim():
-    from genbench import engine, transforms
-    from genbench.config import EngineConfig
-
     from conftest import tiny_split
+
+    from genbench.core import engine, transforms
+    from genbench.core.config import EngineConfig
 
     model = build("ae", (1, 8, 8), variant_section("cae"), latent_dim=80)  # 80 ≥ 64 pixels
     res = engine.fit(model, tiny_split(64), transform=transforms.get("unit"), steps=6,

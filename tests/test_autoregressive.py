@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
+from genbench.core.registry import model_class
 from genbench.nn.autoregressive import raster
-from genbench.registry import model_class
 
 ARCHS = [("pixelcnn", "plain"), ("pixelcnn", "gated"), ("pixelrnn", "row"),
          ("pixelrnn", "diagonal")]

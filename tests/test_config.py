@@ -10,8 +10,8 @@ import time
 import pytest
 import yaml
 
-from genbench.config import compose_params, load_params
-from genbench.errors import ConfigError
+from genbench.core.config import compose_params, load_params
+from genbench.core.errors import ConfigError
 
 
 def test_params_yaml_is_composed_from_conf(root):

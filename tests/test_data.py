@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from genbench import data as D
-from genbench import transforms as T
-from genbench.config import DataConfig
-from genbench.errors import DataError
+from genbench.core import data as D
+from genbench.core import transforms as T
+from genbench.core.config import DataConfig
+from genbench.core.errors import DataError
 
 
 def cfg(name="digits", **kw):

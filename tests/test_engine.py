@@ -6,13 +6,12 @@ import json
 
 import pytest
 import torch
-
-from genbench import engine, transforms
-from genbench.errors import TrainingError
-from genbench.io import torch_load, write_json
-
 from conftest import tiny_split
 from test_models import build
+
+from genbench.core import engine, transforms
+from genbench.core.errors import TrainingError
+from genbench.core.io import torch_load, write_json
 
 
 def run(model, tmp_path, engine_cfg, steps=12, on_log=None, ckpt="ck.pt"):
@@ -103,17 +102,48 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
 
 def test_training_stage_is_reproducible(digits_workdir, tmp_path):
     """Same params -> the same weights, whatever ran before in the process (seeded init)."""
-    from genbench import pipeline
-    from genbench.config import load_params
-    from genbench.io import torch_load as load
+    from genbench.core.config import TrainView, load_view
+    from genbench.core.io import torch_load as load
+    from genbench.pipeline.train import train
 
-    params = load_params(digits_workdir / "params.yaml").model_copy(
-        update={"mlflow": load_params(digits_workdir / "params.yaml").mlflow.model_copy(
-            update={"enabled": False})})
+    view = load_view(digits_workdir / "params.yaml", TrainView, "vae")
+    params = view.model_copy(update={"mlflow": view.mlflow.model_copy(update={"enabled": False})})
     states = []
     for i in range(2):
         torch.rand(i + 1)  # disturb the global RNG between the runs
-        pipeline.train(params, "vae", digits_workdir / "data/processed", tmp_path / f"m{i}.pt",
-                       tmp_path / f"l{i}.csv", tmp_path / f"i{i}.json", tmp_path / f"ck{i}.pt")
+        train(params, "vae", digits_workdir / "data/processed", tmp_path / f"m{i}.pt",
+              tmp_path / f"l{i}.csv", tmp_path / f"i{i}.json", tmp_path / f"ck{i}.pt")
         states.append(load(tmp_path / f"m{i}.pt")["state"])
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+
+
+def test_precision_auto_follows_the_measured_table(monkeypatch):
+    from test_models import variant_section
+
+    from genbench.core import precision as P
+
+    vae = build("vae", (1, 8, 8), variant_section("vae"))
+    gan = build("gan", (1, 8, 8), variant_section("dcgan"))
+    assert P.key(vae) == "vae/mlp" and P.key(gan) == "gan/conv"
+    assert P.key(build("rbm", (1, 8, 8))) == "rbm"  # one architecture: the kind
+    monkeypatch.setattr(P, "AUTO", {"vae/mlp": "bf16"})
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert P.resolve("auto", vae, cpu) == "bf16"
+    assert P.resolve("auto", gan, cpu) == "fp32"  # not in the table: fp32
+    assert P.resolve("fp32", vae, cpu) == "fp32" and P.resolve("bf16", gan, cpu) == "bf16"
+    assert P.resolve("auto", gan, cuda) == "bf16"  # tensor cores
+
+
+def test_bf16_steps_differ_from_fp32_and_repeat_exactly(tmp_path, engine_cfg):
+    """bf16 autocast really changes the step's arithmetic, and is as deterministic as fp32."""
+    def weights(precision):
+        torch.manual_seed(0)
+        model = build("vae", (1, 8, 8))
+        engine.fit(model, tiny_split(64), transform=transforms.get(model.input_transform),
+                   steps=4, batch_size=16, seed=0, name="vae",
+                   engine=engine_cfg.model_copy(update={"precision": precision}))
+        return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    a, b, c = weights("bf16"), weights("bf16"), weights("fp32")
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.allclose(a, c, atol=0.05)  # the same training, to bf16's resolution

@@ -8,14 +8,13 @@ import math
 
 import pytest
 import torch
+from test_models import build, variant_section
 
-from genbench import losses as L
+from genbench.core import losses as L
 from genbench.metrics import code_class_matching
 from genbench.models.base import Batch
 from genbench.nn.gan import MinibatchDiscrimination, minibatch_stddev
 from genbench.toys import line2d, mixtures
-
-from test_models import build, variant_section
 
 R, F_ = torch.tensor([0.0, 2.0]), torch.tensor([-1.0, 1.0])  # real and fake logits
 
@@ -277,7 +276,7 @@ def test_mode_metrics_on_known_samples():
 
 
 def test_toy_gan_variants_satisfy_the_contract(params):
-    from genbench.registry import model_class, model_config
+    from genbench.core.registry import model_class, model_config
 
     for name, section in params.toys.mixtures.models.items():
         cfg = model_config(name, section, prefix=f"toys.mixtures.models.{name}")

@@ -11,7 +11,7 @@ import pytest
 import torch
 from test_models import build
 
-from genbench.errors import ConfigError
+from genbench.core.errors import ConfigError
 
 
 def clustered(n: int = 300, d: int = 6, seed: int = 0) -> torch.Tensor:
@@ -141,8 +141,8 @@ def test_rbm_training_raises_the_exact_log_likelihood(persistent, engine_cfg):
     here, so the test sees the true likelihood before and after (through the engine). The pixel
     marginals are all ~0.5, so only hidden units can beat the independent model; CD-1 sharpens
     slowly (measured: −11.1 → −9.4…−9.7 nats after 1,500 steps; the optimum is ≈ −1.6)."""
-    from genbench import engine, transforms
-    from genbench.data import Split
+    from genbench.core import engine, transforms
+    from genbench.core.data import Split
 
     g = torch.Generator().manual_seed(0)
     first = (torch.rand(16, generator=g) < 0.5).float()

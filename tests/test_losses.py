@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch.distributions import Bernoulli, Normal, kl_divergence
 
-from genbench import losses as L
+from genbench.core import losses as L
 
 
 def t(*v):

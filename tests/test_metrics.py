@@ -114,6 +114,7 @@ def test_pca_log_likelihood_matches_sklearn_score_samples():
 
 def test_vae_iwae_bound_is_above_the_elbo():
     from conftest import default_model_section
+
     from genbench.models.vae import VAE
 
     torch.manual_seed(0)
@@ -127,8 +128,8 @@ def test_vae_iwae_bound_is_above_the_elbo():
 
 
 def test_inception_backbone_without_weights_fails_with_one_clear_line(tmp_path):
-    from genbench.config import EvaluatorConfig
-    from genbench.errors import ConfigError
+    from genbench.core.config import EvaluatorConfig
+    from genbench.core.errors import ConfigError
     from genbench.evaluator import FeatureExtractor
     from genbench.nn import ConvClassifier
 

@@ -14,9 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from conftest import train_cmd
-
 
 
 def free_port() -> int:
@@ -79,7 +77,7 @@ def test_training_stage_logs_run_metrics_and_artifact_to_server(root, digits_wor
     metrics = {m["key"]: m["value"] for m in run["data"]["metrics"]}
     assert {"loss", "rec", "kl", "train_seconds"} <= set(metrics)
     params = {p["key"]: p["value"] for p in run["data"]["params"]}
-    assert params["model.latent_dim"] == "16" and params["budget.name"] == "smoke"
+    assert params["model.latent_dim"] == "16" and params["budget.max_steps"] == "30"  # smoke
     history = api(server, f"metrics/get-history?run_id={run['info']['run_id']}&metric_key=loss")
     assert len(history["metrics"]) >= 2  # per-step losses, not only the last value
     files = api(server, f"artifacts/list?run_id={run['info']['run_id']}&path=checkpoint")["files"]
@@ -90,7 +88,7 @@ def test_failed_stage_marks_its_run_failed(tmp_path):
     import mlflow
 
     from genbench import tracking
-    from genbench.config import MlflowConfig
+    from genbench.core.config import MlflowConfig
 
     uri = f"sqlite:///{tmp_path}/fail.db"
     os.environ["MLFLOW_TRACKING_URI"] = uri

@@ -11,15 +11,16 @@ import pytest
 import torch
 from scipy import ndimage, signal
 
-from genbench import data as D
 from genbench import evaluator as E
 from genbench import metrics as M
-from genbench.config import DataConfig, TranslationConfig
-from genbench.errors import ConfigError, DataError
+from genbench.core import data as D
+from genbench.core.config import DataConfig, TranslationConfig
+from genbench.core.errors import ConfigError, DataError
+from genbench.core.registry import model_class
 from genbench.models.base import Batch
+from genbench.models.translation import bicubic, downsample, hide_block, paired_input, sobel_edges
+from genbench.nn.classifier import as_reference
 from genbench.nn.translation import ImagePool, PatchGAN, ResNetGenerator, SRGenerator, UNet
-from genbench.registry import model_class
-from genbench.translation import bicubic, downsample, hide_block, paired_input, sobel_edges
 
 
 def images(n=4, shape=(1, 28, 28), seed=0):
@@ -115,6 +116,9 @@ class _Clf(torch.nn.Module):
     def forward(self, x):
         return -((x.mean((1, 2, 3))[:, None] * 10 - torch.arange(10)) ** 2)
 
+    def features_and_logits(self, x):
+        return self.features(x), self(x)
+
 
 def test_translation_metrics_of_perfect_outputs(params):
     y = torch.arange(40) % 10
@@ -122,14 +126,15 @@ def test_translation_metrics_of_perfect_outputs(params):
     extract = E.FeatureExtractor(_Clf(), params.evaluator)
     stored = {"x": target, "target": target, "baseline": torch.zeros_like(target),
               "source_y": y}
-    out = E.paired_translation_metrics(extract, target, stored, params.evaluator, 10)
+    ref = as_reference(E.reference_features(extract, target))
+    out = E.paired_translation_metrics(extract, ref, stored, params.evaluator, 10)
     assert out["model"]["l1"] == 0 and out["model"]["psnr"] == 100
     assert out["model"]["ssim"] == pytest.approx(1.0)
     assert out["model"]["class_accuracy"] == 1.0
     assert out["baseline"]["l1"] == pytest.approx(float(target.double().mean() / 255))
     u = {"x": target, "input": target, "cycle": target, "source_y": y, "b_x": target,
          "b_input": target, "b_cycle": target, "b_source_y": y}
-    out = E.unpaired_translation_metrics(extract, extract, target, target, u, params.evaluator, 10)
+    out = E.unpaired_translation_metrics(extract, extract, ref, ref, u, params.evaluator, 10)
     for d in ("a_to_b", "b_to_a"):
         assert out["model"][d]["cycle_l1"] == 0 and out["model"][d]["class_preservation"] == 1
         assert out["baseline"][d]["cycle_l1"] > 0  # an unrelated image is far from the input

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from genbench.config import Params
-from genbench.data import _write_dir_atomically
-from genbench.errors import DataError
-from genbench.io import read_json, write_json, write_text
+from genbench.core.config import ReportView
+from genbench.core.data import _write_dir_atomically
+from genbench.core.errors import DataError
+from genbench.core.io import read_json, write_json, write_text
 
 COLUMNS = {  # metric key -> column title, in table order
     "fid": "FID ↓", "kid": "KID ↓", "is": "IS ↑", "precision": "precision ↑",
@@ -44,7 +44,7 @@ def _read(path: Path, what: str) -> dict:
     return read_json(path)
 
 
-def collect(params: Params, metrics_dir: Path, evaluator_metrics: Path, models_dir: Path,
+def collect(params: ReportView, metrics_dir: Path, evaluator_metrics: Path, models_dir: Path,
             samples_dir: Path, analyses: dict[str, dict] | None = None
             ) -> tuple[pd.DataFrame, dict]:
     """One row per model present in params.yaml (stale outputs of dropped models are ignored),
@@ -238,7 +238,7 @@ def _bar_figure(path: Path, df: pd.DataFrame) -> None:
     plt.close(fig)
 
 
-def build_report(params: Params, metrics_dir: Path, evaluator_metrics: Path, models_dir: Path,
+def build_report(params: ReportView, metrics_dir: Path, evaluator_metrics: Path, models_dir: Path,
                  samples_dir: Path, out_md: Path, out_html: Path, out_figures: Path,
                  out_summary: Path, out_plot: Path, analyses_dir: Path | None = None,
                  analysis_figures: Path | None = None, toys_metrics: Path | None = None,

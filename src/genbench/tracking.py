@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterator
 
-from genbench.config import MlflowConfig, repo_root
+from genbench.core.config import MlflowConfig, repo_root
 
 
 def main_repo_root() -> Path:
@@ -95,6 +95,27 @@ def _experiment_id(mlflow, cfg: MlflowConfig) -> str:
 
 
 @contextlib.contextmanager
+def _sqlite_setup_lock(uri: str) -> Iterator[None]:
+    """An exclusive lock (a file beside the database) around opening a sqlite store: the first
+    access to a new database creates its tables through Alembic, and two stages of `make repro`
+    doing it at once fail ("Online migration expected to match one row"). Later writes are
+    short transactions that sqlite itself serialises."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    lock = Path(uri.removeprefix("sqlite:///") + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
 def run(cfg: MlflowConfig, *, model: str, kind: str, run_id: str | None = None) -> Iterator[Run]:
     """Open (``run_id`` given and found) or start the model's run. An exception inside marks it
     FAILED; a normal exit marks it FINISHED."""
@@ -107,17 +128,19 @@ def run(cfg: MlflowConfig, *, model: str, kind: str, run_id: str | None = None) 
     logging.getLogger("alembic").setLevel(logging.WARNING)
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri(cfg))
-    exp_id = _experiment_id(mlflow, cfg)
-    if run_id is not None:
-        try:
-            mlflow.get_run(run_id)
-        except Exception:  # noqa: BLE001 - e.g. a fresh database on another machine
-            run_id = None
-    exp_name = os.environ.get("DVC_EXP_NAME", "workspace")
-    tags = {"genbench.model": model, "genbench.kind": kind, "dvc.exp_name": exp_name}
-    active = mlflow.start_run(run_id=run_id, experiment_id=exp_id,
-                              run_name=None if run_id else f"{model}@{exp_name}", tags=tags)
+    uri = tracking_uri(cfg)
+    mlflow.set_tracking_uri(uri)
+    with _sqlite_setup_lock(uri):  # stages side by side: one creates the tables, not two
+        exp_id = _experiment_id(mlflow, cfg)
+        if run_id is not None:
+            try:
+                mlflow.get_run(run_id)
+            except Exception:  # noqa: BLE001 - e.g. a fresh database on another machine
+                run_id = None
+        exp_name = os.environ.get("DVC_EXP_NAME", "workspace")
+        tags = {"genbench.model": model, "genbench.kind": kind, "dvc.exp_name": exp_name}
+        active = mlflow.start_run(run_id=run_id, experiment_id=exp_id,
+                                  run_name=None if run_id else f"{model}@{exp_name}", tags=tags)
     status = "FAILED"
     try:
         yield Run(mlflow, active.info.run_id)

@@ -1,6 +1,6 @@
 """The analyses the lectures use autoencoders for (issue 3), one module each, as pure functions
 of an encoder/decoder and tensors; :mod:`genbench.analysis.runner` runs them for one model in
-the ``analyze@<model>`` stage.
+the ``evaluate@<model>`` stage, after the sample metrics.
 
 - :mod:`.interpolation`: pixel-space vs latent-space paths between test images (seed 000);
 - :mod:`.tangents`: SVD of the encoder Jacobian (seed 002 "Getting tangent vectors");

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from genbench.io import save_figure
+from genbench.core.io import save_figure
 
 
 def _plt():
@@ -99,10 +99,10 @@ def latent_figure(path: Path, codes2d: torch.Tensor, y: torch.Tensor, axis_label
     fig.colorbar(sc, ax=ax, ticks=range(10), fraction=0.046)
     ax.set_title(axis_label, fontsize=8)
     if grid is not None:
-        from torchvision.utils import make_grid
+        from genbench.core.io import image_grid
 
         n = int(len(grid) ** 0.5)
-        axes[0, 1].imshow(_img(make_grid(grid, nrow=n, padding=1, pad_value=0.5)), cmap="gray")
+        axes[0, 1].imshow(_img(image_grid(grid, nrow=n, padding=1, pad_value=0.5)), cmap="gray")
         axes[0, 1].set_title("decoded grid over the codes' 1%–99% box", fontsize=8)
         axes[0, 1].axis("off")
     fig.suptitle(title, fontsize=9)

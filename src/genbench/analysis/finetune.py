@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genbench.config import EngineConfig
-from genbench.data import Split
+from genbench.core.config import EngineConfig
+from genbench.core.data import Split
 from genbench.models.base import Batch, OptimGroup
 
 
@@ -81,8 +81,8 @@ def few_label_accuracy(model: nn.Module, latent_dim: int, train: Split, test_x: 
                        engine: EngineConfig) -> float:
     """Test accuracy after fine-tuning on ``n_labels`` train images (uint8 split; the model sees
     [0, 1] images), from the model's weights or from a fresh initialisation."""
-    from genbench import engine as E
-    from genbench import transforms as T
+    from genbench.core import engine as E
+    from genbench.core import transforms as T
 
     base = copy.deepcopy(model) if pretrained else reinitialise(model, seed)
     for p in base.parameters():  # the whole network is fine-tuned, not only the softmax layer

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from genbench.errors import DataError
-from genbench.io import read_json, save_figure
+from genbench.core.errors import DataError
+from genbench.core.io import read_json, save_figure
 
 #: (analysis, key) -> column title of the analyses table, in order
 ANALYSIS_COLUMNS = {
@@ -42,7 +42,7 @@ def load(analyses_dir: Path, models) -> dict[str, dict]:
     for name in models:
         f = analyses_dir / f"{name}.json"
         if not f.exists():
-            raise DataError(f"{f}: missing analyses of {name}; run analyze@{name} (dvc repro)")
+            raise DataError(f"{f}: missing analyses of {name}; run evaluate@{name} (dvc repro)")
         out[name] = read_json(f)
     return out
 

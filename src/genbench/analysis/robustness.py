@@ -1,5 +1,5 @@
 """Do reconstructions survive corrupted inputs? Reconstruction MSE against the *clean* image of
-test images corrupted by each of the DAE's corruptions (:mod:`genbench.corruptions`). A denoising
+test images corrupted by each of the DAE's corruptions (:mod:`genbench.core.corruptions`). A denoising
 or contractive encoder should map a corrupted x̃ back near x better than a plain autoencoder."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Callable
 
 import torch
 
-from genbench.corruptions import CORRUPTIONS
+from genbench.core.corruptions import CORRUPTIONS
 
 
 def corrupted_recon_mse(reconstruct: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,

@@ -1,5 +1,6 @@
-"""Stage ``analyze@<model>``: every analysis that applies to one trained model, its figures in one
-folder (swapped in atomically) and its numbers in one metrics JSON.
+"""The autoencoder analyses of one trained model, run by its ``evaluate@<model>`` stage after
+the metrics: its figures in one folder (swapped in atomically) and its numbers in one metrics
+JSON.
 
 An analysis applies when the model has what it needs: encoder + decoder for interpolation,
 inpainting, the latent pictures and robustness; an encoder for tangents and the probes. The costly
@@ -16,7 +17,6 @@ from pathlib import Path
 
 import torch
 
-from genbench import data as D
 from genbench.analysis import anomaly as A
 from genbench.analysis import figures as F
 from genbench.analysis import finetune as FT
@@ -26,11 +26,12 @@ from genbench.analysis import latent as LT
 from genbench.analysis import probe as PR
 from genbench.analysis import robustness as RB
 from genbench.analysis import tangents as TG
-from genbench.config import Params
-from genbench.corruptions import CORRUPTIONS
-from genbench.errors import ConfigError
-from genbench.io import write_json
-from genbench.transforms import to_unit
+from genbench.core import data as D
+from genbench.core.config import EvaluateView
+from genbench.core.corruptions import CORRUPTIONS
+from genbench.core.errors import ConfigError
+from genbench.core.io import write_json
+from genbench.core.transforms import to_unit
 
 log = logging.getLogger("genbench.analysis")
 SHOW = 8  # examples drawn in the image figures
@@ -39,7 +40,7 @@ SHOW = 8  # examples drawn in the image figures
 class Context:
     """What every analysis of one model reads: the model, [0, 1] splits, the evaluator."""
 
-    def __init__(self, params: Params, name: str, model, classifier, train: D.Split,
+    def __init__(self, params: EvaluateView, name: str, model, classifier, train: D.Split,
                  test: D.Split, num_classes: int, out: Path):
         self.params, self.name, self.model, self.clf = params, name, model, classifier
         self.cfg = params.analysis
@@ -169,9 +170,8 @@ def robustness(c: Context) -> dict:
 
 def anomaly(c: Context) -> dict:
     """Retrain the model's config on each normal class; AUROC of reconstruction error."""
-    from genbench import engine
-    from genbench import transforms as T
-    from genbench.pipeline import build_model
+    from genbench.core import engine
+    from genbench.core import transforms as T
 
     cfg, p = c.cfg.anomaly, c.params
     steps = min(cfg.steps, p.budget.max_steps or cfg.steps)
@@ -180,11 +180,10 @@ def anomaly(c: Context) -> dict:
         raise ConfigError(f"analysis.anomaly.normal_class = {cfg.normal_class}: must be < the "
                           f"number of classes ({c.num_classes})")
     quiet = p.train.model_copy(update={"progress": False})
-    meta = {"shape": list(c.model.shape), "num_classes": c.num_classes}
     aurocs, scores_all = {}, {}
     for k in classes:
         torch.manual_seed(p.seed + k)
-        m = build_model(p, c.name, meta)
+        m = type(c.model)(c.model.cfg, c.model.shape, c.num_classes)  # the model file's config
         keep = c.train.y == k
         split = D.Split(c.train.x[keep], c.train.y[keep])
         bs = min(getattr(m.cfg, "batch_size", len(split)), len(split))
@@ -243,23 +242,17 @@ def _plan(c: Context) -> dict[str, object]:
     return plan
 
 
-def analyze(params: Params, name: str, processed_dir, evaluator_path, model_path, out_metrics,
-            out_dir) -> dict:
-    from genbench import evaluator as E
-    from genbench import tracking
-    from genbench.checkpoint import load_model
-
-    model, rec = load_model(model_path)
+def analyze(params: EvaluateView, name: str, model, kind: str, classifier, train: D.Split,
+            test: D.Split, num_classes: int, out_metrics, out_dir) -> dict:
+    """Every analysis that applies to ``model`` (already loaded by the evaluate stage, which
+    calls this): figures into ``out_dir`` (swapped in whole), numbers into ``out_metrics``."""
     model.eval()
     for p in model.parameters():  # the analyses differentiate w.r.t. inputs/codes only
         p.requires_grad_(False)
-    meta = D.load_meta(processed_dir)
-    train, test = D.load_split(processed_dir, "train"), D.load_split(processed_dir, "test")
-    classifier = E.load_classifier(evaluator_path)
-    result: dict = {"model": name, "kind": rec["kind"], "skipped": {}, "seconds": {}}
+    result: dict = {"model": name, "kind": kind, "skipped": {}, "seconds": {}}
 
     def fill(folder: Path) -> None:  # the figures go to a temp folder swapped in at the end
-        c = Context(params, name, model, classifier, train, test, meta["num_classes"], folder)
+        c = Context(params, name, model, classifier, train, test, num_classes, folder)
         for analysis, fn in _plan(c).items():
             if isinstance(fn, str):
                 result["skipped"][analysis] = fn
@@ -272,19 +265,4 @@ def analyze(params: Params, name: str, processed_dir, evaluator_path, model_path
 
     D._write_dir_atomically(Path(out_dir), fill)
     write_json(out_metrics, result)
-    with tracking.run(params.mlflow, model=name, kind=rec["kind"],
-                      run_id=rec.get("mlflow_run_id")) as run:
-        run.log_metrics(_flat_numbers(result, "analysis"))
-        run.log_artifacts(out_dir, "analysis")
     return result
-
-
-def _flat_numbers(d: dict, prefix: str) -> dict[str, float]:
-    out = {}
-    for k, v in d.items():
-        key = f"{prefix}/{k}"
-        if isinstance(v, dict):
-            out.update(_flat_numbers(v, key))
-        elif isinstance(v, (int, float)) and not isinstance(v, bool):
-            out[key] = float(v)
-    return out

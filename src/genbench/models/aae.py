@@ -22,10 +22,10 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from genbench import losses as L
+from genbench.core import losses as L
+from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
 from genbench.nn import mlp
-from genbench.registry import register
 
 
 @register("aae")

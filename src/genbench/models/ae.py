@@ -27,12 +27,12 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from genbench.corruptions import CORRUPTIONS
-from genbench.errors import ConfigError
+from genbench.core.corruptions import CORRUPTIONS
+from genbench.core.errors import ConfigError
+from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
 from genbench.nn import ConvDecoder, ConvEncoder, mlp
 from genbench.nn.jacobian import jacobian_frobenius_sq
-from genbench.registry import register
 
 
 @register("ae")

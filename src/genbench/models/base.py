@@ -1,4 +1,4 @@
-"""The model contract every genbench model fits; the engine (:mod:`genbench.engine`) knows only this.
+"""The model contract every genbench model fits; the engine (:mod:`genbench.core.engine`) knows only this.
 
 A model
 
@@ -21,7 +21,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from genbench.config import Section
+from genbench.core.config import Section
 
 
 class ModelConfig(Section):
@@ -79,7 +79,7 @@ class GenerativeModel(nn.Module):
     # --- training -------------------------------------------------------------------------
     @property
     def input_transform(self) -> str:
-        """Name of the :mod:`genbench.transforms` transform applied to batches."""
+        """Name of the :mod:`genbench.core.transforms` transform applied to batches."""
         return "unit"
 
     def optimizer_groups(self) -> dict[str, OptimGroup]:

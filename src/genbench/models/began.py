@@ -17,10 +17,10 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
 from genbench.nn import ConvDecoder, ConvEncoder
 from genbench.nn.gan import Generator
-from genbench.registry import register
 
 
 @register("began")

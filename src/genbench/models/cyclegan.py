@@ -19,12 +19,12 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from genbench import losses as L
-from genbench.errors import ConfigError
+from genbench.core import losses as L
+from genbench.core.errors import ConfigError
+from genbench.core.registry import register
 from genbench.models.base import Batch, OptimGroup
 from genbench.nn.translation import ImagePool, PatchGAN, ResNetGenerator, check_downsampling
-from genbench.registry import register
-from genbench.translation import Translator, TranslatorConfig
+from genbench.models.translation import Translator, TranslatorConfig
 
 
 @register("cyclegan")

@@ -25,10 +25,10 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from genbench.errors import ConfigError
+from genbench.core.errors import ConfigError
+from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
 from genbench.nn.rbm import RBM, _bernoulli, logmeanexp
-from genbench.registry import register
 
 
 @register("dbn")

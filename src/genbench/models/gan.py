@@ -15,7 +15,7 @@
   (minibatch discrimination), ``feature_matching``, ``unrolled_steps`` (Metz et al. 2017: G's
   loss sees D after k differentiable SGD steps), ``replay`` (experience replay of past fakes).
 
-Losses and penalties are the pure functions of :mod:`genbench.losses`, picked by name.
+Losses and penalties are the pure functions of :mod:`genbench.core.losses`, picked by name.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch.func import functional_call
 
-from genbench import losses as L
+from genbench.core import losses as L
+from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
 from genbench.nn.gan import Discriminator, Generator, apply_spectral_norm
-from genbench.registry import register
 
 
 @register("gan")
@@ -125,6 +125,7 @@ class GAN(GenerativeModel):
         """Experience replay (seed 003): part of D's fake batch comes from a buffer of past
         fakes, so D keeps punishing modes G has left; the buffer takes the current fakes."""
         buf = self.replay_buffer
+        fake = fake.to(buf.dtype)  # bf16 under autocast: stored exactly
         if not self._replay_filled:  # first step (or after a resume): seed with current fakes
             reps = -(-len(buf) // len(fake))
             buf.copy_(fake.repeat(reps, *([1] * (fake.dim() - 1)))[:len(buf)])

@@ -22,8 +22,8 @@ from typing import Literal
 import torch
 from pydantic import Field
 
+from genbench.core.registry import register
 from genbench.models.base import GenerativeModel, ModelConfig
-from genbench.registry import register
 
 
 @register("gmm")

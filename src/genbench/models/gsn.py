@@ -23,10 +23,10 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from genbench.corruptions import CORRUPTIONS
+from genbench.core.corruptions import CORRUPTIONS
+from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
 from genbench.nn import mlp
-from genbench.registry import register
 
 
 @register("gsn")

@@ -16,8 +16,8 @@ from typing import Literal
 import torch
 from pydantic import Field
 
+from genbench.core.registry import register
 from genbench.models.base import GenerativeModel, ModelConfig
-from genbench.registry import register
 
 
 @register("pca")
@@ -31,7 +31,7 @@ class PCA(GenerativeModel):
     def __init__(self, cfg: Config, shape, num_classes):
         super().__init__(cfg, shape, num_classes)
         if cfg.latent_dim >= self.dim:
-            from genbench.errors import ConfigError
+            from genbench.core.errors import ConfigError
 
             raise ConfigError(f"latent_dim = {cfg.latent_dim}: must be < the data dimension "
                               f"{self.dim}")
@@ -45,7 +45,7 @@ class PCA(GenerativeModel):
         X = x.flatten(1).double()  # (N, D)
         n = X.shape[0]
         if n <= self.cfg.latent_dim:
-            from genbench.errors import ConfigError
+            from genbench.core.errors import ConfigError
 
             raise ConfigError(f"latent_dim = {self.cfg.latent_dim}: must be < the number of "
                               f"training images ({n})")

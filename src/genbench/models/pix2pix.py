@@ -17,11 +17,11 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from genbench import losses as L
+from genbench.core import losses as L
+from genbench.core.registry import register
 from genbench.models.base import Batch, OptimGroup
 from genbench.nn.translation import PatchGAN, UNet, check_downsampling
-from genbench.registry import register
-from genbench.translation import Task, Translator, TranslatorConfig
+from genbench.models.translation import Task, Translator, TranslatorConfig
 
 
 @register("pix2pix")
@@ -44,7 +44,7 @@ class Pix2Pix(Translator):
         try:
             check_downsampling(self.shape, cfg.depth, "depth")
         except ValueError as err:
-            from genbench.errors import ConfigError
+            from genbench.core.errors import ConfigError
 
             raise ConfigError(str(err)) from None
         c = self.shape[0]

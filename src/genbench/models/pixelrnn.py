@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genbench.core.registry import register
 from genbench.models.autoregressive import AutoregressiveConfig, AutoregressiveModel
 from genbench.nn.autoregressive import (
     CausalNet,
@@ -25,7 +26,6 @@ from genbench.nn.autoregressive import (
     RowLSTM,
     shift_down,
 )
-from genbench.registry import register
 
 
 class _LSTMNet(CausalNet):

@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from genbench import losses as L
+from genbench.core import losses as L
+from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
 from genbench.nn.gan import minibatch_stddev
-from genbench.registry import register
 
 LEVELS = 3  # resolutions: H/4, H/2, H
 PHASES = 2 * LEVELS - 1  # stable, (fade, stable) per added level
@@ -94,7 +94,7 @@ class ProGAN(GenerativeModel):
     def __init__(self, cfg: Config, shape, num_classes):
         super().__init__(cfg, shape, num_classes)
         if shape[1] % 4 or shape[2] % 4:
-            from genbench.errors import ConfigError
+            from genbench.core.errors import ConfigError
 
             raise ConfigError(f"progan: H and W must be divisible by 4, got {shape[1]}x{shape[2]}")
         self.gen = ProGenerator(cfg.z_dim, self.shape, cfg.width)

@@ -18,9 +18,9 @@ from typing import Literal
 import torch
 from pydantic import Field
 
+from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
 from genbench.nn.rbm import RBM, _bernoulli, logmeanexp
-from genbench.registry import register
 
 
 @register("rbm")

@@ -18,12 +18,12 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from genbench import losses as L
-from genbench.errors import ConfigError
+from genbench.core import losses as L
+from genbench.core.errors import ConfigError
+from genbench.core.registry import register
 from genbench.models.base import Batch, OptimGroup
 from genbench.nn.translation import PatchGAN, SRGenerator
-from genbench.registry import register
-from genbench.translation import Translator, TranslatorConfig, bicubic, downsample
+from genbench.models.translation import Translator, TranslatorConfig, bicubic, downsample
 
 
 @register("srgan")

@@ -176,7 +176,7 @@ class ImagePool(nn.Module):
     def query(self, fake: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, C, H, W)
         if not self.size:
             return fake
-        fake = fake.detach()
+        fake = fake.detach().to(self.images.dtype)  # bf16 under autocast: stored exactly
         if not self._full:
             n = int(self.filled)  # a sync per step only while the pool fills (or after resume)
             if n < self.size:  # filling: store the new fakes, show them as they are

@@ -10,7 +10,7 @@ import math
 import torch
 from torch import nn
 
-from genbench.losses import GAN_LOSSES
+from genbench.core.losses import GAN_LOSSES
 from genbench.models.base import Batch, OptimGroup
 
 W_DATA = (0.98, 0.2)
@@ -72,9 +72,9 @@ class LineGAN(nn.Module):
 def run(steps: int, lr: float, batch_size: int, seed: int, engine, loss: str = "non_saturating"
         ) -> tuple[LineGAN, dict]:
     """Train the slide's GAN for ``steps`` alternating updates; the numbers the report shows."""
-    from genbench import engine as E
-    from genbench import transforms as T
-    from genbench.data import Split
+    from genbench.core import engine as E
+    from genbench.core import transforms as T
+    from genbench.core.data import Split
 
     torch.manual_seed(seed)
     model = LineGAN(lr, loss)

@@ -1,7 +1,8 @@
 """The one training engine. It knows the model contract (:mod:`genbench.models.base`), never
 the objective: a model returns losses per named optimizer group, the engine does the rest —
-device placement, bf16 autocast on GPU, batching from the whole split held as one tensor on the
-device, backward and optimizer steps, logging, atomic checkpoints, resume, NaN detection.
+device placement, the training precision (fp32 or bf16 autocast, :mod:`genbench.core.precision`),
+batching from the whole split held as one tensor on the device, backward and optimizer steps,
+logging, atomic checkpoints, resume, NaN detection.
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ from typing import Callable
 
 import torch
 
-from genbench.config import EngineConfig
-from genbench.data import Split
-from genbench.errors import TrainingError
-from genbench.io import torch_load, torch_save
+from genbench.core import precision as P
+from genbench.core.config import EngineConfig
+from genbench.core.data import Split
+from genbench.core.errors import TrainingError
+from genbench.core.io import torch_load, torch_save
+from genbench.core.transforms import Transform
 from genbench.models.base import Batch, GenerativeModel, OptimGroup
-from genbench.transforms import Transform
 
-log = logging.getLogger("genbench.engine")
+log = logging.getLogger("genbench.core.engine")
 CHECKPOINT_FORMAT = 1
 
 
@@ -29,7 +31,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        from genbench.errors import ConfigError
+        from genbench.core.errors import ConfigError
 
         raise ConfigError("train.device = 'cuda': no CUDA device is available; use auto or cpu")
     return torch.device(name)
@@ -70,6 +72,7 @@ class FitResult:
     history: list[dict[str, float]] = field(default_factory=list)  # one row per log point
     resumed_from: int | None = None
     device: str = "cpu"
+    precision: str = "fp32"  # what the steps ran in (train.precision resolved for the model)
 
 
 def _rng_state(device: torch.device) -> dict:
@@ -149,7 +152,7 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
     draws = sum(spec.steps for spec in groups.values())  # batches drawn per engine step
     freeze = len(groups) > 1  # don't compute grads of the other groups' params (e.g. D in a G step)
     all_params = [p for spec in groups.values() for p in spec.params]
-    use_amp = device.type == "cuda"
+    precision = P.resolve(engine.precision, model, device)
     sums: dict[str, torch.Tensor] = {}
     count = 0
     pending: tuple[int, list[tuple[str, torch.Tensor]]] | None = None
@@ -179,7 +182,7 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
                     idx = index(b)
                     b += 1
                     batch = Batch(transform.batch(x_all[idx]), y_all[idx])
-                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                    with P.autocast(precision, device):
                         out = model.losses(batch, g)
                     loss = out["loss"]
                     opts[g].zero_grad(set_to_none=True)
@@ -223,4 +226,4 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
         bar.close()
         for p in all_params:
             p.requires_grad_(True)
-    return FitResult(steps, time.perf_counter() - t0, history, resumed, str(device))
+    return FitResult(steps, time.perf_counter() - t0, history, resumed, str(device), precision)

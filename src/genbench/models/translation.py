@@ -20,8 +20,8 @@ from typing import ClassVar, Literal
 import torch
 import torch.nn.functional as F
 
-from genbench.config import TranslationConfig
-from genbench.errors import ConfigError
+from genbench.core.config import TranslationConfig
+from genbench.core.errors import ConfigError
 from genbench.models.base import GenerativeModel, TrainableConfig
 
 TASKS = ("edges", "sr", "inpaint")

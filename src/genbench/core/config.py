@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from genbench.errors import ConfigError
+from genbench.core.errors import ConfigError
 
 DATASETS = ("mnist5k", "digits", "mnist", "fashion_mnist", "cifar10")
 
@@ -69,7 +69,13 @@ class EngineConfig(Section):
     checkpoint_every: int = Field(default=500, ge=1)
     log_every: int = Field(default=25, ge=1)
     progress: bool = True
-    threads: int = Field(default=0, ge=0)  # torch intra-op threads; 0 = torch's default
+    # torch intra-op threads of every stage process. 1 by default: `make repro` runs one stage
+    # per core, and a fixed count keeps results bit-identical however the stages are scheduled
+    # (reductions split by thread count round differently); 0 = torch's default (every core).
+    threads: int = Field(default=1, ge=0)
+    # training steps in fp32, bf16 autocast, or auto: per model kind, what was measured faster
+    # without a worse metric (genbench.core.precision.AUTO)
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
 
 
 class MixingConfig(Section):
@@ -131,7 +137,7 @@ class RobustnessConfig(Section):
 
 
 class AnalysisConfig(Section):
-    """The autoencoder analyses (stage ``analyze@<model>``); each runs where the model has what
+    """The autoencoder analyses (in stage ``evaluate@<model>``); each runs where the model has what
     it needs (an encoder, a decoder) and, for the costly ones, where it is listed."""
 
     interpolation: InterpolationConfig = InterpolationConfig()
@@ -187,12 +193,199 @@ class Params(Section):
 
     def model_config_of(self, name: str):
         """The validated typed config of model ``name`` (its class comes from ``kind``)."""
-        from genbench.registry import model_config
+        from genbench.core.registry import model_config
 
         if name not in self.models:
             raise ConfigError(f"models.{name}: not in params.yaml; selected models: "
                               f"{', '.join(self.models) or '(none)'}")
         return model_config(name, self.models[name])
+
+
+# ----------------------------------------------------------------------------- stage views
+# Each stage reads one *view*: the slice of params.yaml it uses, written by the ``params`` stage
+# (stages/params.py) to params/<stage>.json (params/train/<model>.json for a model's training).
+# A stage depends on its view file, so DVC reruns exactly the stages whose slice changed, and
+# the code cannot read a setting DVC does not track. (It also spares DVC a parse of the whole
+# params.yaml for each of the ~125 stages: the no-op `dvc repro` went from 11 s to ~3 s.)
+class StepsBudget(Section):
+    max_steps: int | None = Field(default=None, ge=1)
+
+
+class SampleBudget(Section):
+    n_samples: int = Field(ge=20)
+
+
+class EvaluateBudget(Section):
+    n_samples: int = Field(ge=20)
+    max_steps: int | None = Field(default=None, ge=1)
+
+
+class EvaluatorBudget(Section):
+    evaluator_epochs: int = Field(ge=1)
+    n_samples: int = Field(ge=20)
+
+
+class NamedBudget(Section):
+    name: str
+
+
+class Device(Section):
+    """train.* keys of a stage that runs networks but trains nothing: sampling."""
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int = Field(default=1, ge=0)
+
+
+class JudgeEngine(Section):
+    """train.* keys of the stages that train in fp32 whatever ``train.precision`` says (the
+    evaluator's classifiers, the 2-D toys): precision is not part of their view."""
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    checkpoint_every: int = Field(default=500, ge=1)
+    log_every: int = Field(default=25, ge=1)
+    progress: bool = True
+    threads: int = Field(default=1, ge=0)
+
+    def fp32(self) -> EngineConfig:
+        return EngineConfig(**self.model_dump(), precision="fp32")
+
+
+class View(Section):
+    """Base of the stage views: each field is a params.yaml section, its type the keys of it
+    the stage reads."""
+
+    @classmethod
+    def of(cls, params: Params, model: str | None = None) -> "View":
+        """This stage's slice of the validated ``params`` (``model``: a model's own view)."""
+        full = params.model_dump()
+        if model is not None:
+            full["models"] = {model: full["models"][model]}
+        return cls.model_validate({k: _slice(full[k], f.annotation)
+                                   for k, f in cls.model_fields.items()})
+
+    def model_config_of(self, name: str):
+        return Params.model_config_of(self, name)  # type: ignore[arg-type]
+
+
+def _slice(value: Any, ann: Any) -> Any:
+    """``value`` (a params section) reduced to the fields of ``ann`` (a section type)."""
+    if isinstance(ann, type) and issubclass(ann, BaseModel) and isinstance(value, dict):
+        return {k: _slice(value[k], f.annotation) for k, f in ann.model_fields.items()
+                if k in value}
+    return value
+
+
+class DownloadView(View):
+    data: DataConfig
+
+
+class PreprocessView(View):
+    seed: int = Field(ge=0)
+    data: DataConfig
+
+
+class EvaluatorView(View):
+    seed: int = Field(ge=0)
+    train: JudgeEngine
+    evaluator: EvaluatorConfig
+    budget: EvaluatorBudget
+
+
+class TrainView(View):
+    """A model's training: its own section only (``models`` holds one entry)."""
+
+    seed: int = Field(ge=0)
+    data: DataConfig
+    train: EngineConfig
+    budget: StepsBudget
+    mlflow: MlflowConfig
+    models: dict[str, dict[str, Any]]
+
+
+class SampleView(View):
+    """Sampling: the model's config comes with its model file."""
+
+    seed: int = Field(ge=0)
+    train: Device
+    budget: SampleBudget
+
+
+class EvaluateView(View):
+    """Evaluation and analyses: the model's config comes with its model file (the one-class
+    anomaly analysis retrains that config)."""
+
+    seed: int = Field(ge=0)
+    train: EngineConfig
+    evaluator: EvaluatorConfig
+    analysis: AnalysisConfig
+    budget: EvaluateBudget
+    mlflow: MlflowConfig
+
+
+class ToysView(View):
+    seed: int = Field(ge=0)
+    train: JudgeEngine
+    toys: ToysConfig
+    budget: StepsBudget
+
+
+class DataName(Section):
+    name: Literal["mnist5k", "digits", "mnist", "fashion_mnist", "cifar10"]
+
+
+class ReportView(View):
+    data: DataName
+    budget: NamedBudget
+    models: dict[str, dict[str, Any]]
+
+
+#: view file (relative to the params/ folder) -> its class; ``{model}``: one file per model
+VIEWS: dict[str, type[View]] = {
+    "download.json": DownloadView, "preprocess.json": PreprocessView,
+    "evaluator.json": EvaluatorView, "train/{model}.json": TrainView,
+    "sample.json": SampleView, "evaluate.json": EvaluateView, "toys.json": ToysView,
+    "report.json": ReportView}
+
+
+def write_views(params: Params, out_dir: Path | str) -> list[str]:
+    """Every stage's view of ``params`` into ``out_dir`` (swapped in whole); the file names."""
+    from genbench.core.data import _write_dir_atomically
+    from genbench.core.io import write_json
+
+    names: list[str] = []
+
+    def fill(folder: Path) -> None:
+        for pattern, cls in VIEWS.items():
+            for model in (params.models if "{model}" in pattern else [None]):
+                name = pattern.format(model=model)
+                write_json(folder / name, cls.of(params, model).model_dump(mode="json"))
+                names.append(name)
+
+    _write_dir_atomically(Path(out_dir), fill)
+    return names
+
+
+def load_view(path: Path | str, cls: type, model: str | None = None):
+    """A stage's settings: its view file (params/....json), or the view of a whole params file
+    (params.yaml: for running a stage by hand)."""
+    path = Path(path)
+    if cls is Params:  # the params stage itself: the whole file
+        return load_params(path)
+    if path.suffix in (".yaml", ".yml"):
+        params = load_params(path)
+        if model is not None and "models" in cls.model_fields:
+            params.model_config_of(model)  # one line naming the model if it is not selected
+        return cls.of(params, model)
+    if not path.exists():
+        raise ConfigError(f"{path}: view missing; run the params stage first (dvc repro params)")
+    import json
+
+    view = validate(cls, json.loads(path.read_text()))
+    if model is not None and isinstance(view, TrainView):
+        if list(view.models) != [model]:
+            raise ConfigError(f"{path}: the view of {', '.join(view.models)}, not of {model}")
+        view.model_config_of(model)
+    return view
 
 
 def format_validation_error(err: ValidationError, prefix: str, model_cls=None) -> str:
@@ -250,8 +443,8 @@ def load_params(path: Path | str = "params.yaml") -> Params:
     params = validate(Params, raw)
     for name in params.models:  # validate every model section now: fail fast, before any work
         params.model_config_of(name)
-    from genbench.losses import GAN_LOSSES
-    from genbench.registry import model_config
+    from genbench.core.losses import GAN_LOSSES
+    from genbench.core.registry import model_config
 
     for name, section in params.toys.mixtures.models.items():
         model_config(name, section, prefix=f"toys.mixtures.models.{name}")
@@ -276,7 +469,7 @@ def compose_params(overrides: list[str] | None = None, conf_dir: Path | str = "c
 
 def write_params(path: Path | str = "params.yaml", overrides: list[str] | None = None) -> dict:
     """Regenerate params.yaml from conf/ (what ``dvc exp run`` does before running)."""
-    from genbench.io import write_text
+    from genbench.core.io import write_text
 
     params = compose_params(overrides)
     header = "# Generated from conf/ by `make params` (or by `dvc exp run`); edit conf/, not this.\n"

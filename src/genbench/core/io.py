@@ -55,6 +55,37 @@ def save_figure(path: Path | str, fig) -> Path:
                                                  bbox_inches="tight"))
 
 
+def image_grid(x, nrow: int, padding: int = 2, pad_value: float = 0.5):
+    """Images (N, C, H, W) in [0, 1] tiled ``nrow`` per row with ``padding`` pixels of
+    ``pad_value`` around each: torchvision's ``make_grid`` layout (grey images as 3 identical
+    channels), without importing torchvision (1.7 s per stage process). -> (3, H', W')"""
+    import torch
+
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    n, c, h, w = x.shape
+    cols = min(nrow, n)
+    rows = -(-n // cols)
+    hp, wp = h + padding, w + padding
+    grid = torch.full((c, rows * hp + padding, cols * wp + padding), pad_value, dtype=x.dtype)
+    for k in range(n):
+        r, q = divmod(k, cols)
+        grid[:, r * hp + padding:(r + 1) * hp, q * wp + padding:(q + 1) * wp] = x[k]
+    return grid
+
+
+def save_grid(path: Path | str, x, nrow: int, padding: int = 2, pad_value: float = 0.5) -> Path:
+    """:func:`image_grid` written as a PNG, atomically; the same bytes as torchvision's
+    ``save_image`` of the same tensor (same rounding: ``x * 255 + 0.5`` truncated)."""
+    import torch
+    from PIL import Image
+
+    grid = image_grid(x.detach().cpu().float(), nrow, padding, pad_value)
+    arr = grid.mul(255).add_(0.5).clamp_(0, 255).permute(1, 2, 0).to(torch.uint8)
+    img = Image.fromarray(arr.numpy())
+    return _atomic(path, lambda tmp: img.save(tmp, format="PNG"))
+
+
 def sha256_file(path: Path | str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

@@ -3,7 +3,7 @@
 Raw data is stored as ``images.npy`` (N, C, H, W) uint8 and ``labels.npy`` (N,) int64 plus a
 ``SHA256SUMS`` file; every reader re-checks the checksums, so a corrupted or truncated raw file
 is refused instead of silently used. Splits are uint8 tensors; scaling and binarisation are
-on-the-fly transforms (:mod:`genbench.transforms`).
+on-the-fly transforms (:mod:`genbench.core.transforms`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from genbench.config import DataConfig
-from genbench.errors import DataError
-from genbench.io import sha256_file, write_json
+from genbench.core.config import DataConfig
+from genbench.core.errors import DataError
+from genbench.core.io import sha256_file, write_json
 
 RAW_FILES = ("images.npy", "labels.npy")
 SPLITS = ("train", "val", "test")
@@ -273,7 +273,7 @@ class Split:
 
 
 def load_split(processed_dir: Path | str, name: str) -> Split:
-    from genbench.io import torch_load
+    from genbench.core.io import torch_load
 
     f = Path(processed_dir) / f"{name}.pt"
     if not f.exists():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from genbench.io import torch_load, torch_save
+from genbench.core.io import torch_load, torch_save
 
 MODEL_FORMAT = 1
 
@@ -21,8 +21,8 @@ def save_model(path: Path | str, model, *, name: str, step: int, extra: dict | N
 
 def load_model(path: Path | str):
     """Rebuild a model from its file. Returns ``(model, record)``; the model is on the CPU, in eval mode."""
-    from genbench.errors import DataError
-    from genbench.registry import model_class
+    from genbench.core.errors import DataError
+    from genbench.core.registry import model_class
 
     path = Path(path)
     if not path.exists():

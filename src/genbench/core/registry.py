@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from genbench.errors import ConfigError
+from genbench.core.errors import ConfigError
 
 _MODELS: dict[str, type] = {}
 
@@ -46,7 +46,7 @@ def model_class(kind: str) -> type:
 def model_config(name: str, section: dict[str, Any], prefix: str | None = None):
     """Validate ``models.<name>`` (or the section at ``prefix``) into the typed config of the
     class its ``kind`` names."""
-    from genbench.config import validate
+    from genbench.core.config import validate
 
     where = prefix or f"models.{name}"
     if not isinstance(section, dict):

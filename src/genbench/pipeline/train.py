@@ -1,0 +1,106 @@
+"""Stage ``train@<model>``: fit one model through the engine, track it in MLflow, save it."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import torch
+
+from genbench.core import data as D
+from genbench.core import transforms as T
+from genbench.core.config import TrainView
+from genbench.core.errors import ConfigError
+from genbench.core.io import write_json, write_text
+from genbench.nn import classifier as NC
+from genbench.pipeline.common import code_fingerprint, fingerprint, split_fingerprint
+
+
+def build_model(params: TrainView, name: str, meta: dict):
+    from genbench.core.registry import model_class
+
+    cfg = params.model_config_of(name)
+    cls = model_class(cfg.kind)
+    if getattr(cls, "translates", False):  # the domains it translates come with the data
+        from genbench.core.config import TranslationConfig
+
+        cfg = cfg.model_copy(update={"domain": TranslationConfig(**meta["translation"])})
+    try:
+        return cls(cfg, tuple(meta["shape"]), meta["num_classes"])
+    except ConfigError as err:  # a model's own checks name the field; add the section
+        raise ConfigError(f"models.{name}.{err}") from None
+
+
+def _write_history_csv(path, history: list[dict]) -> None:
+    keys = ["step"] + sorted({k for row in history for k in row if k != "step"})
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=keys)
+    w.writeheader()
+    for row in history:
+        w.writerow({k: row.get(k, "") for k in keys})
+    write_text(path, buf.getvalue())
+
+
+def _attach_training_inputs(model, processed_dir, evaluator_path) -> None:
+    """What a model needs besides its train split: the other domain (unpaired translation),
+    the evaluator's features (a feature content loss)."""
+    if getattr(model, "unpaired", False):
+        model.attach_unpaired(D.load_unpaired(processed_dir, "train").x)
+    if getattr(model, "needs_features", False):
+
+        if evaluator_path is None:
+            raise ConfigError(f"{model.kind}: content: features needs --evaluator")
+        model.attach_features(NC.load_classifier(evaluator_path))
+
+
+def train(params: TrainView, name: str, processed_dir, out_model, out_losses, out_info,
+          ckpt_path, evaluator_path=None) -> dict:
+    """Stage ``train@<name>``: fit the model through the engine, track it in MLflow, save it."""
+    from genbench import tracking
+    from genbench.core import engine
+    from genbench.core import precision as P
+    from genbench.core.checkpoint import save_model
+
+    cfg = params.model_config_of(name)
+    meta = D.load_meta(processed_dir)
+    torch.manual_seed(params.seed)  # the initial weights are part of the seeded run
+    model = build_model(params, name, meta)  # validates model-specific ranges before any work
+    train_split = D.load_split(processed_dir, "train")
+    _attach_training_inputs(model, processed_dir, evaluator_path)
+    steps = getattr(cfg, "steps", 0)
+    if params.budget.max_steps and steps:
+        steps = min(steps, params.budget.max_steps)
+    batch_size = getattr(cfg, "batch_size", len(train_split))
+    if batch_size > len(train_split):
+        raise ConfigError(f"models.{name}.batch_size = {batch_size}: must be ≤ the train split "
+                          f"size ({len(train_split)})")
+    # what a resumed run must share with the interrupted one: config, data, code and the
+    # numerics (precision, thread count)
+    precision = P.resolve(params.train.precision, model, engine.resolve_device(params.train.device))
+    fp = fingerprint(model.cfg.model_dump(), steps, params.seed, split_fingerprint(processed_dir),
+                     code_fingerprint(), precision, params.train.threads)
+    with tracking.run(params.mlflow, model=name, kind=cfg.kind) as run:
+        run.log_params({"model": model.cfg.model_dump(), "seed": params.seed,
+                        "data": params.data.model_dump(exclude={"sha256"}),
+                        "budget": params.budget.model_dump(), "train": params.train.model_dump(),
+                        "effective_steps": steps})
+        result = engine.fit(model, train_split, transform=T.get(model.input_transform),
+                            steps=steps, batch_size=batch_size, seed=params.seed,
+                            engine=params.train, name=name, ckpt_path=ckpt_path,
+                            meta={"fingerprint": fp, "name": name},
+                            on_log=lambda step, row: run.log_metrics(row, step))
+        save_model(out_model, model.cpu(), name=name, step=result.steps,
+                   extra={"mlflow_run_id": run.run_id, "fingerprint": fp})
+        _write_history_csv(out_losses, result.history)
+        info = {"model": name, "kind": cfg.kind, "steps": result.steps, "batch_size": batch_size,
+                "train_seconds": result.seconds, "device": result.device,
+                "precision": result.precision, "threads": params.train.threads,
+                "resumed_from_step": result.resumed_from,
+                "images_per_second": (result.steps * batch_size / result.seconds
+                                      if result.steps else None),
+                "final": {k: v for k, v in (result.history[-1] if result.history else {}).items()
+                          if k != "step"}}
+        run.log_metrics({"train_seconds": result.seconds})
+        run.log_artifact(out_model, "checkpoint")
+        write_json(out_info, info)
+    return info
