@@ -23,8 +23,8 @@ from genbench.core import losses as L
 from genbench.core.errors import ConfigError
 from genbench.core.registry import register
 from genbench.models.base import Batch, OptimGroup
-from genbench.nn.translation import ImagePool, PatchGAN, ResNetGenerator, check_downsampling
 from genbench.models.translation import Translator, TranslatorConfig
+from genbench.nn.translation import ImagePool, PatchGAN, ResNetGenerator, check_downsampling
 
 
 @register("cyclegan")

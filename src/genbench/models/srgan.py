@@ -22,8 +22,8 @@ from genbench.core import losses as L
 from genbench.core.errors import ConfigError
 from genbench.core.registry import register
 from genbench.models.base import Batch, OptimGroup
-from genbench.nn.translation import PatchGAN, SRGenerator
 from genbench.models.translation import Translator, TranslatorConfig, bicubic, downsample
+from genbench.nn.translation import PatchGAN, SRGenerator
 
 
 @register("srgan")
