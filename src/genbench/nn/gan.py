@@ -23,11 +23,10 @@ class MinibatchDiscrimination(nn.Module):
         self.T = nn.Parameter(torch.randn(in_features, kernels * kernel_dim) * 0.1)
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:  # (N, F) -> (N, F + kernels)
-        m = (f @ self.T).view(-1, self.kernels, self.kernel_dim).transpose(0, 1)  # (B, N, C)
-        # L1 distances per kernel by cdist: no (N, N, B, C) intermediate (1.8x faster, toys)
-        dist = torch.cdist(m, m, p=1)  # (B, N, N)
-        o = torch.exp(-dist).sum(2) - 1  # (B, N), the self-term exp(0) removed
-        return torch.cat([f, o.T], 1)
+        m = (f @ self.T).view(-1, self.kernels, self.kernel_dim)  # (N, B, C)
+        dist = (m[:, None] - m[None]).abs().sum(3)  # (N, N, B)
+        o = torch.exp(-dist).sum(1) - 1  # (N, B), the self-term exp(0) removed
+        return torch.cat([f, o], 1)
 
 
 def minibatch_stddev(x: torch.Tensor) -> torch.Tensor:
