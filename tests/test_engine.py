@@ -100,6 +100,24 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]  # no temp file left behind
 
 
+def test_throughput_of_a_resumed_run_counts_only_its_own_steps():
+    from genbench.pipeline.train import images_per_second
+
+    assert images_per_second(engine.FitResult(10, 2.0, [], resumed_from=8), 4) == 4.0  # 2 steps
+    assert images_per_second(engine.FitResult(10, 2.0, [], resumed_from=None), 4) == 20.0
+    assert images_per_second(engine.FitResult(10, 0.1, [], resumed_from=10), 4) is None
+
+
+def test_equal_tensors_give_equal_file_bytes(tmp_path):
+    """DVC hashes the files: the atomic writer's random temp name must not end up inside them."""
+    from genbench.core.io import torch_save
+
+    obj = {"x": torch.arange(12, dtype=torch.uint8).view(3, 4), "step": 7}
+    a, b = torch_save(tmp_path / "a.pt", obj), torch_save(tmp_path / "sub" / "b.pt", obj)
+    assert a.read_bytes() == b.read_bytes()
+    assert torch.equal(torch_load(a)["x"], obj["x"])
+
+
 def test_training_stage_is_reproducible(digits_workdir, tmp_path):
     """Same params -> the same weights, whatever ran before in the process (seeded init)."""
     from genbench.core.config import TrainView, load_view

@@ -38,9 +38,16 @@ def write_bytes(path: Path | str, data: bytes) -> Path:
 
 
 def torch_save(path: Path | str, obj: Any) -> Path:
+    """``torch.save`` atomically. Through a file object: given a path, torch names the zip's
+    inner folder after the (random) temp file, so equal tensors got different bytes and DVC
+    hashes every run; a file object gets the fixed name "archive"."""
     import torch
 
-    return _atomic(path, lambda tmp: torch.save(obj, tmp))
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+
+    return _atomic(path, write)
 
 
 def torch_load(path: Path | str) -> Any:

@@ -53,6 +53,13 @@ def _attach_training_inputs(model, processed_dir, evaluator_path) -> None:
         model.attach_features(NC.load_classifier(evaluator_path))
 
 
+def images_per_second(result, batch_size: int) -> float | None:
+    """Training throughput of this process: a resumed run's seconds cover only the steps after
+    its checkpoint, so only those count."""
+    ran = result.steps - (result.resumed_from or 0)
+    return ran * batch_size / result.seconds if ran > 0 and result.seconds > 0 else None
+
+
 def train(params: TrainView, name: str, processed_dir, out_model, out_losses, out_info,
           ckpt_path, evaluator_path=None) -> dict:
     """Stage ``train@<name>``: fit the model through the engine, track it in MLflow, save it."""
@@ -96,8 +103,7 @@ def train(params: TrainView, name: str, processed_dir, out_model, out_losses, ou
                 "train_seconds": result.seconds, "device": result.device,
                 "precision": result.precision, "threads": params.train.threads,
                 "resumed_from_step": result.resumed_from,
-                "images_per_second": (result.steps * batch_size / result.seconds
-                                      if result.steps else None),
+                "images_per_second": images_per_second(result, batch_size),
                 "final": {k: v for k, v in (result.history[-1] if result.history else {}).items()
                           if k != "step"}}
         run.log_metrics({"train_seconds": result.seconds})
