@@ -1,7 +1,7 @@
 """Stage evaluate@<model>: sample metrics (FID, KID, IS, precision/recall, coverage), test
 NLL/MSE, translation metrics; then the autoencoder analyses that apply to the model
 (interpolation, tangents, inpainting, latent pictures, robustness, linear probe; one-class
-anomaly AUROC and few-label fine-tuning for the listed models)."""
+anomaly AUROC and few-label fine-tuning for the listed models); then the model's MLflow run."""
 
 from genbench.cli import stage_main
 
@@ -17,13 +17,15 @@ def add(p):
     p.add_argument("--unpaired-evaluator", help="classifier of the unpaired translation domain")
     p.add_argument("--analyses", required=True, help="analyses metrics JSON")
     p.add_argument("--figures", required=True, help="folder of the analysis figures")
+    p.add_argument("--train-info", help="the train stage's train.json (for the MLflow run)")
+    p.add_argument("--losses", help="the train stage's losses.csv (for the MLflow run)")
 
 
 def run(a, params):
     from genbench.pipeline.evaluate import evaluate
 
     evaluate(params, a.model, a.data, a.evaluator, a.weights, a.samples, a.out,
-             a.unpaired_evaluator, a.grid, a.analyses, a.figures)
+             a.unpaired_evaluator, a.grid, a.analyses, a.figures, a.train_info, a.losses)
 
 
 if __name__ == "__main__":

@@ -98,3 +98,37 @@ def test_batch_larger_than_split_is_refused_before_any_output(root, digits_workd
     assert r.stderr.strip() == ("error: models.vae.batch_size = 5000: must be ≤ the train split "
                                 "size (1437)"), r.stderr
     assert not (tmp_path / "models").exists() and not (tmp_path / "mlflow.db").exists()
+
+
+def test_each_view_hashes_the_code_its_stage_imports(root, tmp_path):
+    """The params stage's ``code`` entry of a view: the stage script, the genbench modules it
+    imports (lazy ones included) and only the view's own model file; editing a file changes
+    exactly the views whose stage runs it."""
+    import shutil
+
+    from genbench.core.code import Sources
+
+    src = Sources(root / "src/genbench", root / "stages", root)
+    train_vae = src.fingerprint("train", "vae")
+    assert {"stages/train.py", "src/genbench/pipeline/train.py", "src/genbench/models/vae.py",
+            "src/genbench/core/engine.py", "src/genbench/models/base.py"} <= set(train_vae)
+    assert not any(p.startswith("src/genbench/models/") and p.endswith(("gan.py", "pca.py"))
+                   for p in train_vae)  # another model's file is not this chain's code
+    assert "src/genbench/models/autoregressive.py" in src.fingerprint("train", "pixelcnn")
+    assert "src/genbench/models/autoregressive.py" not in train_vae
+    evaluate = src.fingerprint("evaluate", "ae")
+    assert {"src/genbench/analysis/runner.py", "src/genbench/metrics.py"} <= set(evaluate)
+    assert "src/genbench/metrics.py" not in src.fingerprint("sample", "ae")
+    assert {p for p in src.fingerprint("download") if "/models/" in p} <= {
+        "src/genbench/models/base.py"}  # no model file: the stage validates no model section
+
+    # a copy of the sources with one model file edited: only that kind's views change
+    shutil.copytree(root / "src/genbench", tmp_path / "src/genbench")
+    shutil.copytree(root / "stages", tmp_path / "stages")
+    with open(tmp_path / "src/genbench/models/gmm.py", "a") as f:
+        f.write("# edited\n")
+    edited = Sources(tmp_path / "src/genbench", tmp_path / "stages", tmp_path)
+    for stage in ("train", "sample", "evaluate"):
+        assert edited.fingerprint(stage, "gmm") != src.fingerprint(stage, "gmm")
+        assert edited.fingerprint(stage, "vae") == src.fingerprint(stage, "vae")
+    assert edited.fingerprint("evaluator") == src.fingerprint("evaluator")

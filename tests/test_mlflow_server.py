@@ -1,5 +1,6 @@
-"""A real MLflow tracking server on 127.0.0.1: a training stage logs its run, metrics and
-checkpoint there; the REST API shows them. Also: a run that fails is marked FAILED."""
+"""A real MLflow tracking server on 127.0.0.1: a trained model's run (what the evaluate stage
+logs: params, loss history, metrics, checkpoint) lands there; the REST API shows it. Also: a run
+that fails is marked FAILED."""
 
 from __future__ import annotations
 
@@ -62,25 +63,39 @@ def server(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def test_training_stage_logs_run_metrics_and_artifact_to_server(root, digits_workdir, server):
+def test_model_run_logs_params_history_metrics_and_artifact_to_server(root, digits_workdir,
+                                                                      server, monkeypatch):
+    from genbench import tracking
+    from genbench.core.config import EvaluateView, load_view
+    from genbench.core.io import read_json, torch_load
+
     workdir = digits_workdir
-    env = {**os.environ, "MLFLOW_TRACKING_URI": server, "DVC_EXP_NAME": "server-test"}
-    r = subprocess.run(train_cmd(root, "vae"), cwd=workdir, env=env, capture_output=True, text=True)
+    r = subprocess.run(train_cmd(root, "vae"), cwd=workdir, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
+    assert not (workdir / "mlflow.db").exists()  # training itself tracks nothing
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server)
+    monkeypatch.setenv("DVC_EXP_NAME", "server-test")
+    m = workdir / "models" / "vae"
+    run_id = tracking.log_model_run(
+        load_view(workdir / "params.yaml", EvaluateView).mlflow, model="vae",
+        record=torch_load(m / "model.pt"), train_info=read_json(m / "train.json"),
+        losses_csv=m / "losses.csv", model_path=m / "model.pt",
+        metrics={"fid": 12.5, "translation": {"model": {"ssim": 0.5}}})
     exp = api(server, "experiments/get-by-name?experiment_name=genbench")["experiment"]
     runs = api(server, "runs/search", {"experiment_ids": [exp["experiment_id"]]})["runs"]
-    assert len(runs) == 1
+    assert [x["info"]["run_id"] for x in runs] == [run_id]
     run = runs[0]
     assert run["info"]["status"] == "FINISHED"
     tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
     assert tags["genbench.model"] == "vae" and tags["dvc.exp_name"] == "server-test"
-    metrics = {m["key"]: m["value"] for m in run["data"]["metrics"]}
-    assert {"loss", "rec", "kl", "train_seconds"} <= set(metrics)
+    metrics = {x["key"]: x["value"] for x in run["data"]["metrics"]}
+    assert {"loss", "rec", "kl", "train_seconds", "fid", "translation.model.ssim"} <= set(metrics)
     params = {p["key"]: p["value"] for p in run["data"]["params"]}
-    assert params["model.latent_dim"] == "16" and params["budget.max_steps"] == "30"  # smoke
-    history = api(server, f"metrics/get-history?run_id={run['info']['run_id']}&metric_key=loss")
-    assert len(history["metrics"]) >= 2  # per-step losses, not only the last value
-    files = api(server, f"artifacts/list?run_id={run['info']['run_id']}&path=checkpoint")["files"]
+    assert params["model.latent_dim"] == "16" and params["train.steps"] == "30"  # smoke
+    history = api(server, f"metrics/get-history?run_id={run_id}&metric_key=loss")["metrics"]
+    logged = (m / "losses.csv").read_text().splitlines()[1:]
+    assert len(history) == len(logged) >= 2  # every logged step, not only the last value
+    files = api(server, f"artifacts/list?run_id={run_id}&path=checkpoint")["files"]
     assert [f["path"] for f in files] == ["checkpoint/model.pt"]
 
 

@@ -1,8 +1,12 @@
 """MLflow tracking, imported lazily (mlflow costs ~2 s of imports per stage).
 
-One MLflow run per model per experiment: the train stage creates it (tags: model, kind, DVC
-experiment name), the sample and evaluate stages reopen it by the run id stored in the model
-file. The tracking URI defaults to ``sqlite:///<repo>/mlflow.db`` and artifacts to
+One MLflow run per evaluated model (tags: model, kind, DVC experiment name), written at the end
+of its ``evaluate@<model>`` stage by :func:`log_model_run`: the model's resolved config and
+training settings as params, its loss history (``losses.csv``, one point per ``log_every``
+steps) and training time, the metrics and analyses, the model file, the sample grid and the
+analysis figures. Why there and not during training: MLflow costs ~3 s per process (imports and
+store set-up), the train stage then needs none, and the model file holds no run id, so the same
+weights give the same bytes. The tracking URI defaults to ``sqlite:///<repo>/mlflow.db`` and artifacts to
 ``<repo>/mlartifacts``, both absolute and built from ``$DVC_ROOT`` so that ``dvc exp run
 --temp/--queue`` runs land in the repository's database, not in a deleted temp copy.
 ``$MLFLOW_TRACKING_URI`` overrides the URI (e.g. a tracking server).
@@ -66,6 +70,20 @@ class Run:
             clean = {k.replace("/", "."): float(v) for k, v in metrics.items()
                      if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "step"}
             self._m.log_metrics(clean, step=step)
+
+    def log_history(self, points: list[tuple[int, str, float]]) -> None:
+        """Metric points ``(step, key, value)`` in batches (one call per point would be one
+        database transaction per point)."""
+        if self._m and points:
+            import time
+
+            from mlflow.entities import Metric
+
+            now = int(time.time() * 1000)
+            client = self._m.MlflowClient()
+            ms = [Metric(k.replace("/", "."), v, now, step) for step, k, v in points]
+            for i in range(0, len(ms), 1000):  # MLflow's limit per batch
+                client.log_batch(self.run_id, metrics=ms[i:i + 1000])
 
     def log_artifact(self, path: Path | str, folder: str | None = None) -> None:
         if self._m:
@@ -147,3 +165,52 @@ def run(cfg: MlflowConfig, *, model: str, kind: str, run_id: str | None = None) 
         status = "FINISHED"
     finally:
         mlflow.end_run(status=status)
+
+
+def _history(losses_csv: Path) -> list[tuple[int, str, float]]:
+    """``(step, key, value)`` of every logged training loss (empty cells skipped)."""
+    import csv
+
+    rows = []
+    with open(losses_csv, newline="") as f:
+        for row in csv.DictReader(f):
+            step = int(row.pop("step"))
+            rows += [(step, k, float(v)) for k, v in row.items() if v not in ("", None)]
+    return rows
+
+
+def log_model_run(cfg: MlflowConfig, *, model: str, record: dict, train_info: dict,
+                  losses_csv: Path | str | None, model_path: Path | str, metrics: dict,
+                  analyses: dict | None = None, figures_dir: Path | str | None = None,
+                  grid_path: Path | str | None = None) -> str | None:
+    """One run for the evaluated ``model`` (``record``: its model file's record: kind, config,
+    step); returns the run id (None when tracking is disabled)."""
+    with run(cfg, model=model, kind=record["kind"]) as r:
+        if r._m is None:
+            return None
+        r.log_params({"model": record["config"], "seed": train_info.get("seed"),
+                      "train": {k: train_info.get(k) for k in
+                                ("steps", "batch_size", "precision", "threads", "device")}})
+        if losses_csv is not None and Path(losses_csv).exists():
+            r.log_history(_history(Path(losses_csv)))
+        r.log_metrics({"train_seconds": train_info.get("train_seconds", float("nan")),
+                       **_flat(metrics)})
+        if analyses is not None:
+            r.log_metrics(_flat(analyses, "analysis."))
+        r.log_artifact(model_path, "checkpoint")
+        if grid_path is not None:
+            r.log_artifact(grid_path, "samples")
+        if figures_dir is not None and Path(figures_dir).is_dir():
+            r.log_artifacts(figures_dir, "analysis")
+        return r.run_id
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    """Nested metrics as one level, keys joined by '.' (translation.model.a_to_b.fid)."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out

@@ -3,7 +3,6 @@
 model files, the one training engine and its precision choice, losses and corruptions as pure
 functions.
 
-One folder on purpose: each DVC stage depends on ``src/genbench/core`` as a whole plus its own
-stage module and model file (dvc.yaml), so the pipeline records one dependency for it, and a
-change here reruns every model, as it should.
+A stage's code dependency is the set of files it imports (:mod:`.code`, hashed into its view by
+the params stage), so a change to a core module reruns the stages that import it.
 """

@@ -203,9 +203,10 @@ class Params(Section):
 
 # ----------------------------------------------------------------------------- stage views
 # Each stage reads one *view*: the slice of params.yaml it uses, written by the ``params`` stage
-# (stages/params.py) to params/<stage>.json (params/train/<model>.json for a model's training).
+# (stages/params.py) to params/<stage>.json (params/<stage>/<model>.json for a model's chain).
 # A stage depends on its view file, so DVC reruns exactly the stages whose slice changed, and
-# the code cannot read a setting DVC does not track. (It also spares DVC a parse of the whole
+# the code cannot read a setting DVC does not track. The view also carries the hash of every
+# source file the stage runs (``code``, :mod:`genbench.core.code`): its one code dependency. (It also spares DVC a parse of the whole
 # params.yaml for each of the ~125 stages: the no-op `dvc repro` went from 11 s to ~3 s.)
 class StepsBudget(Section):
     max_steps: int | None = Field(default=None, ge=1)
@@ -252,16 +253,21 @@ class JudgeEngine(Section):
 
 class View(Section):
     """Base of the stage views: each field is a params.yaml section, its type the keys of it
-    the stage reads."""
+    the stage reads; ``code``: ``{source file: hash}`` of the code the stage runs (written by
+    the params stage; empty for a view made from a whole params file)."""
+
+    code: dict[str, str] = Field(default_factory=dict)
 
     @classmethod
-    def of(cls, params: Params, model: str | None = None) -> "View":
+    def of(cls, params: Params, model: str | None = None,
+           code: dict[str, str] | None = None) -> "View":
         """This stage's slice of the validated ``params`` (``model``: a model's own view)."""
         full = params.model_dump()
         if model is not None:
             full["models"] = {model: full["models"][model]}
-        return cls.model_validate({k: _slice(full[k], f.annotation)
-                                   for k, f in cls.model_fields.items()})
+        return cls.model_validate({**{k: _slice(full[k], f.annotation)
+                                      for k, f in cls.model_fields.items() if k != "code"},
+                                   "code": code or {}})
 
     def model_config_of(self, name: str):
         return Params.model_config_of(self, name)  # type: ignore[arg-type]
@@ -298,7 +304,6 @@ class TrainView(View):
     data: DataConfig
     train: EngineConfig
     budget: StepsBudget
-    mlflow: MlflowConfig
     models: dict[str, dict[str, Any]]
 
 
@@ -339,16 +344,18 @@ class ReportView(View):
     models: dict[str, dict[str, Any]]
 
 
-#: view file (relative to the params/ folder) -> its class; ``{model}``: one file per model
+#: view file (relative to the params/ folder) -> its class; ``{model}``: one file per model.
+#: The stage is the file's first name part (``train/{model}.json``: stages/train.py).
 VIEWS: dict[str, type[View]] = {
     "download.json": DownloadView, "preprocess.json": PreprocessView,
     "evaluator.json": EvaluatorView, "train/{model}.json": TrainView,
-    "sample.json": SampleView, "evaluate.json": EvaluateView, "toys.json": ToysView,
-    "report.json": ReportView}
+    "sample/{model}.json": SampleView, "evaluate/{model}.json": EvaluateView,
+    "toys.json": ToysView, "report.json": ReportView}
 
 
-def write_views(params: Params, out_dir: Path | str) -> list[str]:
-    """Every stage's view of ``params`` into ``out_dir`` (swapped in whole); the file names."""
+def write_views(params: Params, out_dir: Path | str, sources=None) -> list[str]:
+    """Every stage's view of ``params`` into ``out_dir`` (swapped in whole); the file names.
+    ``sources`` (a :class:`genbench.core.code.Sources`): the code hashes each view carries."""
     from genbench.core.data import _write_dir_atomically
     from genbench.core.io import write_json
 
@@ -356,9 +363,12 @@ def write_views(params: Params, out_dir: Path | str) -> list[str]:
 
     def fill(folder: Path) -> None:
         for pattern, cls in VIEWS.items():
+            stage = pattern.split("/")[0].removesuffix(".json")
             for model in (params.models if "{model}" in pattern else [None]):
                 name = pattern.format(model=model)
-                write_json(folder / name, cls.of(params, model).model_dump(mode="json"))
+                kind = params.models[model]["kind"] if model is not None else None
+                code = sources.fingerprint(stage, kind) if sources is not None else None
+                write_json(folder / name, cls.of(params, model, code).model_dump(mode="json"))
                 names.append(name)
 
     _write_dir_atomically(Path(out_dir), fill)

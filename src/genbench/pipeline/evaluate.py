@@ -1,5 +1,5 @@
 """Stage ``evaluate@<model>``: the sample metrics, test likelihoods/reconstructions, translation
-metrics, then the autoencoder analyses that apply; one MLflow update of the model's run."""
+metrics, then the autoencoder analyses that apply; then the model's MLflow run."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from genbench.core import data as D
 from genbench.core import transforms as T
 from genbench.core.config import EvaluateView
 from genbench.core.errors import ConfigError
-from genbench.core.io import torch_load, write_json
+from genbench.core.io import read_json, torch_load, write_json
 from genbench.nn import classifier as NC
 
 
@@ -101,12 +101,14 @@ def _sample_quality(params: EvaluateView, model, meta: dict, processed_dir, ref:
 
 def evaluate(params: EvaluateView, name: str, processed_dir, evaluator_path, model_path, samples_path,
              out_metrics, unpaired_path=None, grid_path=None, out_analyses=None,
-             figures_dir=None) -> dict:
+             figures_dir=None, train_info_path=None, losses_path=None) -> dict:
     """Stage ``evaluate@<name>``: sample metrics against the train split (its features stored
     by the evaluator stage), test NLL/MSE, the translation metrics of a translation model
     (``unpaired_path``: the other domain's classifier); then the autoencoder analyses that
     apply to the model (``out_analyses`` + ``figures_dir``, :mod:`genbench.analysis.runner`).
-    One MLflow update of the model's run at the end: metrics, analyses, the sample grid."""
+    Then the model's MLflow run (:func:`genbench.tracking.log_model_run`): its training
+    (``train_info_path``, ``losses_path``: the train stage's train.json and losses.csv), the
+    metrics, analyses, model file and figures."""
     from genbench import evaluator as E
     from genbench import metrics as M
     from genbench import tracking
@@ -146,23 +148,9 @@ def evaluate(params: EvaluateView, name: str, processed_dir, evaluator_path, mod
 
         analyses = analyze(params, name, model, rec["kind"], classifier, train_split, test,
                            meta["num_classes"], out_analyses, figures_dir)
-    with tracking.run(params.mlflow, model=name, kind=rec["kind"],
-                      run_id=rec.get("mlflow_run_id")) as run:
-        run.log_metrics(_flatten(out))
-        if analyses is not None:
-            run.log_metrics(_flatten(analyses, "analysis."))
-            run.log_artifacts(figures_dir, "analysis")
-        if grid_path is not None:
-            run.log_artifact(grid_path, "samples")
+    tracking.log_model_run(params.mlflow, model=name, record=rec,
+                           train_info=read_json(train_info_path) if train_info_path else {},
+                           losses_csv=losses_path, model_path=model_path, metrics=out,
+                           analyses=analyses, figures_dir=figures_dir, grid_path=grid_path)
     return out
 
-
-def _flatten(d: dict, prefix: str = "") -> dict:
-    """Nested metrics as one level, keys joined by '.' (translation.model.a_to_b.fid)."""
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out

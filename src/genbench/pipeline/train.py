@@ -62,8 +62,8 @@ def images_per_second(result, batch_size: int) -> float | None:
 
 def train(params: TrainView, name: str, processed_dir, out_model, out_losses, out_info,
           ckpt_path, evaluator_path=None) -> dict:
-    """Stage ``train@<name>``: fit the model through the engine, track it in MLflow, save it."""
-    from genbench import tracking
+    """Stage ``train@<name>``: fit the model through the engine, save it with its loss history
+    (the evaluate stage logs both to MLflow)."""
     from genbench.core import engine
     from genbench.core import precision as P
     from genbench.core.checkpoint import save_model
@@ -86,27 +86,18 @@ def train(params: TrainView, name: str, processed_dir, out_model, out_losses, ou
     precision = P.resolve(params.train.precision, model, engine.resolve_device(params.train.device))
     fp = fingerprint(model.cfg.model_dump(), steps, params.seed, split_fingerprint(processed_dir),
                      code_fingerprint(), precision, params.train.threads)
-    with tracking.run(params.mlflow, model=name, kind=cfg.kind) as run:
-        run.log_params({"model": model.cfg.model_dump(), "seed": params.seed,
-                        "data": params.data.model_dump(exclude={"sha256"}),
-                        "budget": params.budget.model_dump(), "train": params.train.model_dump(),
-                        "effective_steps": steps})
-        result = engine.fit(model, train_split, transform=T.get(model.input_transform),
-                            steps=steps, batch_size=batch_size, seed=params.seed,
-                            engine=params.train, name=name, ckpt_path=ckpt_path,
-                            meta={"fingerprint": fp, "name": name},
-                            on_log=lambda step, row: run.log_metrics(row, step))
-        save_model(out_model, model.cpu(), name=name, step=result.steps,
-                   extra={"mlflow_run_id": run.run_id, "fingerprint": fp})
-        _write_history_csv(out_losses, result.history)
-        info = {"model": name, "kind": cfg.kind, "steps": result.steps, "batch_size": batch_size,
-                "train_seconds": result.seconds, "device": result.device,
-                "precision": result.precision, "threads": params.train.threads,
-                "resumed_from_step": result.resumed_from,
-                "images_per_second": images_per_second(result, batch_size),
-                "final": {k: v for k, v in (result.history[-1] if result.history else {}).items()
-                          if k != "step"}}
-        run.log_metrics({"train_seconds": result.seconds})
-        run.log_artifact(out_model, "checkpoint")
-        write_json(out_info, info)
+    result = engine.fit(model, train_split, transform=T.get(model.input_transform),
+                        steps=steps, batch_size=batch_size, seed=params.seed,
+                        engine=params.train, name=name, ckpt_path=ckpt_path,
+                        meta={"fingerprint": fp, "name": name})
+    save_model(out_model, model.cpu(), name=name, step=result.steps, extra={"fingerprint": fp})
+    _write_history_csv(out_losses, result.history)
+    info = {"model": name, "kind": cfg.kind, "seed": params.seed, "steps": result.steps,
+            "batch_size": batch_size, "train_seconds": result.seconds, "device": result.device,
+            "precision": result.precision, "threads": params.train.threads,
+            "resumed_from_step": result.resumed_from,
+            "images_per_second": images_per_second(result, batch_size),
+            "final": {k: v for k, v in (result.history[-1] if result.history else {}).items()
+                      if k != "step"}}
+    write_json(out_info, info)
     return info
