@@ -8,8 +8,12 @@ P(x) = Σ_k π_k P(x | k) with H components of one of the seed's two families,
   variance, as scikit-learn's ``GaussianMixture`` does (a test checks EM against it step by step).
 
 Fitting is closed form through the engine's ``fit`` path (no optimizer groups): ``iterations``
-EM steps on the whole train split as one tensor, starting from a seeded random hard assignment
-of the images to the components. Sampling draws the component first, then the pixels; with
+EM steps on the whole train split as one tensor, from the initialisation scikit-learn's
+``GaussianMixture`` uses: ``init: kmeans`` (default) = k-means++ seeding (Arthur & Vassilvitskii
+2007) refined by Lloyd's k-means, its hard assignment as the first responsibilities;
+``k-means++`` = the seeding alone, each image to its nearest seed; ``random`` = a random hard
+assignment. ``n_init`` restarts (each from a new seeded initialisation) keep the one with the
+best final train log-likelihood, as ``GaussianMixture(n_init=...)`` does. Sampling draws the component first, then the pixels; with
 ``sample_mean`` (default) the drawn component's mean image, as the VAE shows its decoder's
 Bernoulli means rather than binary draws.
 """
@@ -36,6 +40,9 @@ class MixtureModel(GenerativeModel):
         prior: float = Field(default=1.0, ge=0)  # α of the Beta(α, α) prior on μ (bernoulli)
         reg_covar: float = Field(default=1e-3, ge=0)  # added to each variance (gaussian)
         tol: float = Field(default=0.0, ge=0)  # stop when the mean log-likelihood gains < tol
+        init: Literal["kmeans", "k-means++", "random"] = "kmeans"  # first responsibilities
+        n_init: int = Field(default=1, ge=1)  # restarts; the best final likelihood is kept
+        kmeans_iterations: int = Field(default=100, ge=0)  # Lloyd steps of init: kmeans
         sample_mean: bool = True  # samples: the component's mean image (False: draw the pixels)
 
     def __init__(self, cfg: Config, shape, num_classes):
@@ -99,19 +106,41 @@ class MixtureModel(GenerativeModel):
             self._m_step(x, resp)
         return history
 
-    def fit(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-        X = x.flatten(1)  # (N, D)
+    def _initial_assignment(self, X: torch.Tensor) -> torch.Tensor:
+        """Component of each image (N,) for the first M step, drawn from torch's global RNG
+        (the engine seeds it)."""
         n, h = X.shape[0], self.cfg.components
-        # seeded random hard assignment (the engine seeds torch); every component gets an image
-        # when n ≥ H, otherwise the empty ones keep weight ~0 and are never sampled
-        assign = torch.randperm(n, device=X.device) % h
-        resp = torch.nn.functional.one_hot(assign, h).double()
+        if self.cfg.init == "random" or n <= h:
+            # every component gets an image when n ≥ H; otherwise the empty ones keep weight
+            # ~0 and are never sampled
+            return torch.randperm(n, device=X.device) % h
+        centres = kmeans_plus_plus(X, h)
+        if self.cfg.init == "kmeans":
+            centres = lloyd(X, centres, self.cfg.kmeans_iterations)
+        return _sq_distances(X, centres).argmin(1)
+
+    def _fit_once(self, X: torch.Tensor) -> list[float]:
+        resp = torch.nn.functional.one_hot(self._initial_assignment(X),
+                                           self.cfg.components).double()
         self._m_step(X, resp)
-        history = self.em(X, self.cfg.iterations)
-        _, log_px = self._e_step(X)
-        return {"loss": -float(log_px.mean()), "train_log_likelihood": float(log_px.mean()),
-                "em_iterations": len(history),
-                "first_log_likelihood": history[0] if history else float("nan")}
+        return self.em(X, self.cfg.iterations)
+
+    def fit(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        X = x.flatten(1).double()  # (N, D)
+        best = None  # (final mean log-likelihood, parameters, history)
+        finals = []
+        for _ in range(self.cfg.n_init):
+            history = self._fit_once(X)
+            final = float(self._e_step(X)[1].mean())
+            finals.append(final)
+            if best is None or final > best[0]:
+                best = (final, [b.clone() for b in self.buffers()], history)
+        for b, kept in zip(self.buffers(), best[1]):
+            b.copy_(kept)
+        final, _, history = best
+        return {"loss": -final, "train_log_likelihood": final, "em_iterations": len(history),
+                "first_log_likelihood": history[0] if history else float("nan"),
+                "restarts": self.cfg.n_init, "worst_restart_log_likelihood": min(finals)}
 
     # --- the model contract -----------------------------------------------------------------
     def log_likelihood(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B,) nats
@@ -129,3 +158,39 @@ class MixtureModel(GenerativeModel):
             eps = self.randn(n, self.dim, generator=generator)
             x = (self.means[k] + self.variances[k].sqrt() * eps).float()
         return x.view(n, *self.shape)
+
+
+# --- k-means initialisation ---------------------------------------------------------------------
+def _sq_distances(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """Squared Euclidean distances. (N, D), (K, D) -> (N, K)"""
+    return ((x * x).sum(1, keepdim=True) - 2 * x @ c.T + (c * c).sum(1)).clamp_min(0)
+
+
+def kmeans_plus_plus(x: torch.Tensor, k: int) -> torch.Tensor:
+    """k-means++ seeding (Arthur & Vassilvitskii 2007): the first centre uniformly, each next
+    one with probability ∝ its squared distance to the nearest chosen centre. (N, D) -> (k, D)"""
+    n = x.shape[0]
+    idx = [int(torch.randint(n, (1,)))]
+    d2 = _sq_distances(x, x[idx]).squeeze(1)  # (N,) to the nearest centre so far
+    for _ in range(1, k):
+        p = d2 / d2.sum() if float(d2.sum()) > 0 else torch.full_like(d2, 1.0 / n)
+        i = int(torch.multinomial(p.float().cpu(), 1))
+        idx.append(i)
+        d2 = torch.minimum(d2, _sq_distances(x, x[i:i + 1]).squeeze(1))
+    return x[idx].clone()
+
+
+def lloyd(x: torch.Tensor, centres: torch.Tensor, iterations: int) -> torch.Tensor:
+    """Lloyd's k-means from ``centres`` until the assignment stops changing (at most
+    ``iterations`` steps); an emptied cluster keeps its centre. (N, D), (K, D) -> (K, D)"""
+    assign = None
+    for _ in range(iterations):
+        new = _sq_distances(x, centres).argmin(1)  # (N,)
+        if assign is not None and torch.equal(new, assign):
+            break
+        assign = new
+        onehot = torch.nn.functional.one_hot(assign, len(centres)).to(x.dtype)  # (N, K)
+        counts = onehot.sum(0)  # (K,)
+        sums = onehot.T @ x  # (K, D)
+        centres = torch.where(counts[:, None] > 0, sums / counts.clamp_min(1)[:, None], centres)
+    return centres
