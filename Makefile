@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export DVC_NO_ANALYTICS := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install repro test test-fast bench params mlflow-ui clean-outputs
+.PHONY: install repro quickstart test test-fast bench params mlflow-ui clean-outputs
 
 # The stamp depends on the pins: changing pyproject.toml or requirements.lock reinstalls.
 $(VENV)/.installed: pyproject.toml requirements.lock
@@ -20,6 +20,9 @@ install: $(VENV)/.installed
 
 repro: install  ## rebuild every result of params.yaml: dvc repro, one stage per core side by side
 	source $(BIN)/activate && python -m genbench.repro
+
+quickstart: install  ## the first experiment: one model (vae) on the tiny digits data, ~1 min
+	source $(BIN)/activate && dvc exp run -S data=digits -S budget=smoke -S 'model=[vae]'
 
 test: install  ## unit tests + the slow whole-DAG run on the tiny digits dataset
 	source $(BIN)/activate && pytest -q

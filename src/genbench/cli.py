@@ -55,7 +55,6 @@ def stage_main(description: str, add_args: Callable[[argparse.ArgumentParser], N
     except GenbenchError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
-    except KeyboardInterrupt:
-        print("error: interrupted; rerun the stage to resume from its last checkpoint",
-              file=sys.stderr)
+    except KeyboardInterrupt as err:  # the engine's Interrupted says where a rerun starts
+        print(f"error: {err or 'interrupted; rerun the stage'}", file=sys.stderr)
         sys.exit(130)

@@ -133,6 +133,18 @@ def _sqlite_setup_lock(uri: str) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def _end_stale_runs(mlflow, exp_id: str, model: str, exp_name: str) -> None:
+    """Mark KILLED the runs of this model and DVC experiment still RUNNING: their process died
+    (kill -9, power loss) before it could end them. One experiment evaluates a model in one
+    process at a time, so a RUNNING one found here is dead, not a live neighbour."""
+    client = mlflow.MlflowClient()
+    stale = client.search_runs(
+        [exp_id], filter_string=f"tags.`genbench.model` = '{model}' and "
+                                f"tags.`dvc.exp_name` = '{exp_name}' and attributes.status = 'RUNNING'")
+    for r in stale:
+        client.set_terminated(r.info.run_id, status="KILLED")
+
+
 @contextlib.contextmanager
 def run(cfg: MlflowConfig, *, model: str, kind: str, run_id: str | None = None) -> Iterator[Run]:
     """Open (``run_id`` given and found) or start the model's run. An exception inside marks it
@@ -156,6 +168,7 @@ def run(cfg: MlflowConfig, *, model: str, kind: str, run_id: str | None = None) 
             except Exception:  # noqa: BLE001 - e.g. a fresh database on another machine
                 run_id = None
         exp_name = os.environ.get("DVC_EXP_NAME", "workspace")
+        _end_stale_runs(mlflow, exp_id, model, exp_name)
         tags = {"genbench.model": model, "genbench.kind": kind, "dvc.exp_name": exp_name}
         active = mlflow.start_run(run_id=run_id, experiment_id=exp_id,
                                   run_name=None if run_id else f"{model}@{exp_name}", tags=tags)

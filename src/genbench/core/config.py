@@ -388,9 +388,9 @@ def load_view(path: Path | str, cls: type, model: str | None = None):
         return cls.of(params, model)
     if not path.exists():
         raise ConfigError(f"{path}: view missing; run the params stage first (dvc repro params)")
-    import json
+    from genbench.core.io import read_json
 
-    view = validate(cls, json.loads(path.read_text()))
+    view = validate(cls, read_json(path, fix="rewrite the views: dvc repro params"))
     if model is not None and isinstance(view, TrainView):
         if list(view.models) != [model]:
             raise ConfigError(f"{path}: the view of {', '.join(view.models)}, not of {model}")

@@ -8,7 +8,6 @@ on-the-fly transforms (:mod:`genbench.core.transforms`).
 
 from __future__ import annotations
 
-import json
 import shutil
 import socket
 import tempfile
@@ -254,6 +253,8 @@ def preprocess(cfg: DataConfig, raw_dir: Path | str, out_dir: Path | str, seed: 
     def fill(tmp: Path) -> None:
         for name, (xs, ys) in splits.items():
             torch.save({"x": torch.from_numpy(xs), "y": torch.from_numpy(ys)}, tmp / f"{name}.pt")
+        # checked at every load: a damaged split of the same size would otherwise train silently
+        meta["sha256"] = {f"{name}.pt": sha256_file(tmp / f"{name}.pt") for name in splits}
         write_json(tmp / "meta.json", meta)
 
     _write_dir_atomically(Path(out_dir), fill)
@@ -276,9 +277,15 @@ def load_split(processed_dir: Path | str, name: str) -> Split:
     from genbench.core.io import torch_load
 
     f = Path(processed_dir) / f"{name}.pt"
+    fix = "rebuild it: dvc repro -f preprocess"
     if not f.exists():
         raise DataError(f"{f}: missing; run the preprocess stage first (dvc repro preprocess)")
-    d = torch_load(f)
+    want = load_meta(processed_dir).get("sha256", {}).get(f.name)
+    if want is not None and sha256_file(f) != want:
+        raise DataError(f"{f}: sha256 differs from meta.json's (damaged or edited); {fix}")
+    d = torch_load(f, fix=fix)
+    if not isinstance(d, dict) or not {"x", "y"} <= set(d):
+        raise DataError(f"{f}: not a genbench split (no x/y tensors); {fix}")
     return Split(d["x"], d["y"])
 
 
@@ -292,7 +299,9 @@ def load_unpaired(processed_dir: Path | str, name: str) -> Split:
 
 
 def load_meta(processed_dir: Path | str) -> dict:
+    from genbench.core.io import read_json
+
     f = Path(processed_dir) / "meta.json"
     if not f.exists():
         raise DataError(f"{f}: missing; run the preprocess stage first (dvc repro preprocess)")
-    return json.loads(f.read_text())
+    return read_json(f, fix="rebuild it: dvc repro -f preprocess")

@@ -18,7 +18,7 @@ import torch
 from genbench.core import precision as P
 from genbench.core.config import EngineConfig
 from genbench.core.data import Split
-from genbench.core.errors import TrainingError
+from genbench.core.errors import DataError, Interrupted, TrainingError
 from genbench.core.io import torch_load, torch_save
 from genbench.core.transforms import Transform
 from genbench.models.base import Batch, GenerativeModel, OptimGroup
@@ -45,6 +45,24 @@ def make_optimizer(g: OptimGroup) -> torch.optim.Optimizer:
     if g.optimizer == "sgd":
         return torch.optim.SGD(g.params, lr=g.lr, momentum=g.betas[0], weight_decay=g.weight_decay)
     raise ValueError(f"unknown optimizer {g.optimizer!r}")
+
+
+def _read_checkpoint(path: Path, name: str) -> dict | None:
+    """The resume checkpoint at ``path``, or None when there is none; a damaged one is moved
+    aside to ``<path>.corrupt`` (kept for inspection) with a warning, and training starts over
+    instead of failing on every rerun."""
+    if not path.exists():
+        return None
+    try:
+        ck = torch_load(path)
+        if not isinstance(ck, dict) or "step" not in ck:
+            raise DataError(f"{path}: not a genbench checkpoint")
+        return ck
+    except DataError as err:
+        aside = path.with_name(path.name + ".corrupt")
+        path.replace(aside)
+        log.warning("%s: %s; moved it to %s, training starts from step 0", name, err, aside)
+        return None
 
 
 class BatchIndexer:
@@ -135,8 +153,8 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
         with torch.no_grad():  # only models that use it: others keep their RNG stream
             model.on_train_start(transform.batch(x_all), y_all)
     start, history, resumed = 0, [], None
-    if ckpt_path and ckpt_path.exists():
-        ck = torch_load(ckpt_path)
+    ck = _read_checkpoint(ckpt_path, name) if ckpt_path else None
+    if ck is not None:
         if ck.get("fingerprint") == meta.get("fingerprint") and ck.get("step", 0) <= steps:
             model.load_state_dict(ck["model"])
             for g, opt in opts.items():
@@ -167,7 +185,11 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
                                 f"{f'step {last} in {ckpt_path}' if last is not None else 'none'}")
 
     def ck_step_on_disk() -> int | None:
-        return torch_load(ckpt_path)["step"] if ckpt_path and ckpt_path.exists() else None
+        ck = _read_checkpoint(ckpt_path, name) if ckpt_path else None
+        return ck["step"] if ck is not None and ck.get("fingerprint") == meta.get("fingerprint") \
+            else None
+
+    done = start
 
     try:
         for step in range(start, steps):
@@ -222,6 +244,12 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
         if hasattr(model, "on_train_end"):
             with torch.no_grad():
                 model.on_train_end(transform.batch(x_all), y_all)
+    except KeyboardInterrupt:
+        last = ck_step_on_disk()
+        where = (f"a rerun resumes from step {last} ({ckpt_path})" if last is not None else
+                 f"no checkpoint yet (one every {engine.checkpoint_every} steps): a rerun "
+                 f"starts from step 0")
+        raise Interrupted(f"{name}: interrupted at step {done}; {where}") from None
     finally:
         bar.close()
         for p in all_params:

@@ -15,3 +15,8 @@ class DataError(GenbenchError):
 
 class TrainingError(GenbenchError):
     """Training cannot go on (e.g. a non-finite loss)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during training, with where a rerun will start (the last checkpoint, or step 0:
+    a run stopped before its first checkpoint cannot resume)."""

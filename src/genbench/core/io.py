@@ -9,18 +9,46 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
+#: below this many free bytes a failed write is reported as a full disk (torch's writer turns
+#: ENOSPC into a RuntimeError from C++ that does not say so)
+LOW_SPACE = 16 << 20
+
+
+def _disk_full(err: BaseException, folder: Path) -> bool:
+    import errno
+    import shutil
+
+    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+        return True
+    try:
+        return isinstance(err, (OSError, RuntimeError)) and \
+            shutil.disk_usage(folder).free < LOW_SPACE
+    except OSError:
+        return False
+
 
 def _atomic(path: Path | str, write: Callable[[str], None]) -> Path:
-    """Write through ``write(tmp_path)`` to a temp file beside ``path`` and rename it into place."""
+    """Write through ``write(tmp_path)`` to a temp file beside ``path`` and rename it into place.
+    A full disk is one :class:`DataError` line; the previous file at ``path`` is kept."""
+    from genbench.core.errors import DataError
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+    except OSError as err:
+        if _disk_full(err, path.parent.parent if not path.parent.exists() else path.parent):
+            raise DataError(f"{path}: no space left on device; free some and rerun") from None
+        raise
     try:
         write(tmp)
         os.replace(tmp, path)  # atomic on POSIX: readers see the old or the new file, never half
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if _disk_full(err, path.parent):
+            raise DataError(f"{path}: no space left on device while writing it (the previous "
+                            f"version, if any, is kept); free some space and rerun") from None
         raise
     return path
 
@@ -50,11 +78,33 @@ def torch_save(path: Path | str, obj: Any) -> Path:
     return _atomic(path, write)
 
 
-def torch_load(path: Path | str) -> Any:
-    """Load a genbench tensor file; ``weights_only`` refuses pickled code."""
+def torch_load(path: Path | str, fix: str = "rebuild it with `dvc repro -f` of the stage "
+                                           "that writes it") -> Any:
+    """Load a genbench tensor file; ``weights_only`` refuses pickled code. A missing, empty,
+    truncated or foreign file is one :class:`DataError` line naming it and ``fix``."""
     import torch
 
-    return torch.load(path, map_location="cpu", weights_only=True)
+    from genbench.core.errors import DataError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: missing; {fix}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file
+        raise DataError(f"{path}: unreadable ({_load_failure(path, err)}); {fix}") from None
+
+
+def _load_failure(path: Path, err: Exception) -> str:
+    """What is wrong with a file torch could not load, in a few words."""
+    msg = str(err)
+    if path.stat().st_size == 0:
+        return "empty file"
+    if "central directory" in msg or isinstance(err, EOFError) or "zip archive" in msg:
+        return "truncated or not a torch file"
+    if "Weights only load failed" in msg or "weights_only" in msg:
+        return "not a genbench tensor file: refused by weights-only loading"
+    return f"{type(err).__name__}: {msg.splitlines()[0][:80] if msg else 'damaged'}"
 
 
 def save_figure(path: Path | str, fig) -> Path:
@@ -101,5 +151,16 @@ def sha256_file(path: Path | str) -> str:
     return h.hexdigest()
 
 
-def read_json(path: Path | str) -> Any:
-    return json.loads(Path(path).read_text())
+def read_json(path: Path | str, fix: str = "rebuild it with `dvc repro -f` of the stage "
+                                          "that writes it") -> Any:
+    """A JSON file; missing or invalid: one :class:`DataError` line naming it and ``fix``."""
+    from genbench.core.errors import DataError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: missing; {fix}")
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        where = f" at line {err.lineno} column {err.colno}" if hasattr(err, "lineno") else ""
+        raise DataError(f"{path}: not valid JSON{where}; {fix}") from None

@@ -67,7 +67,7 @@ def _read_classifier(path) -> dict:
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: evaluator missing; run the evaluator stage first")
-    rec = torch_load(path)
+    rec = torch_load(path, fix="rebuild it: dvc repro -f evaluator")
     if "absent" in rec:  # the unpaired domain's classifier of data without one
         raise DataError(f"{path}: no classifier ({rec['absent']}); set data.translation.unpaired "
                         f"and rerun the pipeline")

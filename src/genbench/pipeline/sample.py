@@ -65,7 +65,7 @@ def sample(params: SampleView, name: str, model_path, out_samples, out_grid, out
     from genbench.core.engine import resolve_device
     from genbench.core.io import save_grid
 
-    model, rec = load_model(model_path)
+    model, rec = load_model(model_path, name)
     model.to(resolve_device(params.train.device))
     t0 = time.perf_counter()
     g = torch.Generator().manual_seed(params.seed)  # same seed -> same samples
