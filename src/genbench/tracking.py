@@ -207,9 +207,9 @@ def log_model_run(cfg: MlflowConfig, *, model: str, record: dict, train_info: di
         if losses_csv is not None and Path(losses_csv).exists():
             r.log_history(_history(Path(losses_csv)))
         r.log_metrics({"train_seconds": train_info.get("train_seconds", float("nan")),
-                       **_flat(metrics)})
+                       **flatten(metrics)})
         if analyses is not None:
-            r.log_metrics(_flat(analyses, "analysis."))
+            r.log_metrics(flatten(analyses, "analysis."))
         r.log_artifact(model_path, "checkpoint")
         if grid_path is not None:
             r.log_artifact(grid_path, "samples")
@@ -217,13 +217,3 @@ def log_model_run(cfg: MlflowConfig, *, model: str, record: dict, train_info: di
             r.log_artifacts(figures_dir, "analysis")
         return r.run_id
 
-
-def _flat(d: dict, prefix: str = "") -> dict:
-    """Nested metrics as one level, keys joined by '.' (translation.model.a_to_b.fid)."""
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
