@@ -15,7 +15,9 @@ def add(p):
 def run(a, params):
     from genbench.core.code import Sources
     from genbench.core.config import write_views
+    from genbench.core.machine import check_machine
 
+    check_machine(params)
     write_views(params, a.out, Sources(a.src, a.stages))
 
 

@@ -1,4 +1,4 @@
-"""Stage report: benchmark table, floor row, analyses, grids, curves, bars -> reports/ (from DVC
+"""Stage report: benchmark table, floor row, analyses, grids, curves, one chart per metric -> reports/ (from DVC
 outputs only)."""
 
 from genbench.cli import stage_main
@@ -6,7 +6,7 @@ from genbench.cli import stage_main
 
 def add(p):
     for name in ("metrics", "evaluator", "analyses", "analysis-figures", "toys", "toy-figures",
-                 "models", "samples", "md", "html", "figures", "summary", "plot"):
+                 "models", "samples", "md", "html", "figures", "summary"):
         p.add_argument(f"--{name}", required=True)
 
 
@@ -14,7 +14,7 @@ def run(a, params):
     from genbench.report import build_report
 
     build_report(params, a.metrics, a.evaluator, a.models, a.samples, a.md, a.html, a.figures,
-                 a.summary, a.plot, a.analyses, a.analysis_figures, a.toys, a.toy_figures)
+                 a.summary, a.analyses, a.analysis_figures, a.toys, a.toy_figures)
 
 
 if __name__ == "__main__":

@@ -132,3 +132,23 @@ def test_each_view_hashes_the_code_its_stage_imports(root, tmp_path):
         assert edited.fingerprint(stage, "gmm") != src.fingerprint(stage, "gmm")
         assert edited.fingerprint(stage, "vae") == src.fingerprint(stage, "vae")
     assert edited.fingerprint("evaluator") == src.fingerprint("evaluator")
+
+
+def test_cuda_on_a_machine_without_cuda_is_refused_by_the_params_stage(root, tmp_path):
+    """The params stage runs first: a device this machine lacks stops the pipeline there."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    raw = yaml.safe_load((root / "params.yaml").read_text())
+    raw["train"]["device"] = "cuda"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    r = subprocess.run([sys.executable, str(root / "stages" / "params.py"), "--params",
+                        "params.yaml", "--out", "views", "--src", str(root / "src" / "genbench"),
+                        "--stages", str(root / "stages")], cwd=tmp_path, capture_output=True,
+                       text=True)
+    assert r.returncode == 2
+    assert r.stderr.startswith("error: train.device = 'cuda': no CUDA device on this machine"), \
+        r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "views").exists()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -74,7 +75,7 @@ def ran_stages(out: str) -> set[str]:
     return {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
 
 
-def test_whole_dag_on_digits_smoke(repo, root):
+def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
     models = one_model_per_kind(root)
     overrides = ["data=digits", "budget=smoke", f"model=[{','.join(models)}]"]
     sh([sys.executable, "-c", "import sys; from genbench.core.config import write_params; "
@@ -134,6 +135,17 @@ def test_whole_dag_on_digits_smoke(repo, root):
     summary = json.loads((repo / "reports" / "summary.json").read_text())
     assert all(math.isfinite(v) for v in all_numbers(summary))
     assert set(summary["models"]) == {*models, "real (held-out)"}
+    assert all(set(v) <= {"fid", "kid", "nll_nats"} for v in summary["models"].values())
+    # the HTML report: every contents link reaches a heading; every image it shows exists
+    page = (repo / "reports" / "report.html").read_text()
+    assert set(re.findall(r'href="#([^"]+)"', page)) <= set(re.findall(r'id="([^"]+)"', page))
+    assert all((repo / "reports" / src).exists() for src in re.findall(r'src="([^"]+)"', page))
+    # DVC plots are the report's images: the page needs no network (no Vega from a CDN)
+    plots = tmp_path / "dvc_plots"
+    sh(["dvc", "plots", "show", "-o", str(plots)], repo)
+    page = (plots / "index.html").read_text()
+    assert "<img" in page and "http" not in page
+    assert any(f"{m}_losses" in page for m in models)
 
     # MLflow: one run per model in the repository's own sqlite database, with its evaluation
     from mlflow import MlflowClient

@@ -1,13 +1,14 @@
 """The report: built only from DVC outputs (never from MLflow), for the models in params.yaml.
 
-Writes report.md and report.html (figures beside them), summary.json (DVC metrics) and a long
-CSV of the headline metrics (DVC plots).
+Writes report.md and report.html (one document: family sections, a contents list, tables split
+to fit, figures grouped; the figures beside them, which are also the DVC plots) and
+summary.json, the DVC metric (a few numbers per model).
 """
 
 from __future__ import annotations
 
-import html
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -17,21 +18,20 @@ from genbench.core.config import ReportView
 from genbench.core.data import _write_dir_atomically
 from genbench.core.errors import DataError
 from genbench.core.io import read_json, write_json, write_text
+from genbench.doc import Contents, Doc, Heading, Images, Para, Table, fmt, to_html, to_markdown
 
-COLUMNS = {  # metric key -> column title, in table order
-    "fid": "FID ↓", "kid": "KID ↓", "is": "IS ↑", "precision": "precision ↑",
-    "recall": "recall ↑", "classes_covered": "classes", "class_kl": "class KL ↓",
-    "nll_nats": "NLL nats ↓", "bits_per_dim": "bits/dim ↓", "nll_note": "NLL is",
-    "elbo_nats": "ELBO nats",
-    "recon_mse": "recon MSE ↓", "class_accuracy": "class acc ↑",
+COLUMNS = {  # metric key -> column title of the family summary tables, in table order
+    "kind": "kind", "fid": "FID ↓", "kid": "KID ↓", "precision": "precision ↑",
+    "recall": "recall ↑", "classes_covered": "classes", "class_kl": "class KL ↓", "is": "IS ↑",
+    "nll_nats": "NLL nats ↓", "recon_mse": "recon MSE ↓", "class_accuracy": "class acc ↑",
     "code_purity": "code purity ↑", "label_accuracy": "q(y|x) acc ↑",
-    "probe_accuracy": "linear probe ↑", "anomaly_auroc": "anomaly AUROC ↑", "n": "n samples",
-    "seconds": "time s"}
+    "probe_accuracy": "linear probe ↑", "anomaly_auroc": "anomaly AUROC ↑", "seconds": "time s"}
+#: per model in the DVC metric reports/summary.json
+SUMMARY_KEYS = ("fid", "kid", "nll_nats")
 BARS = ("fid", "kid", "precision", "recall")
 LIKELIHOOD = {"kind": "kind", "nll_nats": "NLL nats ↓", "bits_per_dim": "bits/dim ↓",
               "elbo_nats": "ELBO nats", "likelihood": "what the number is", "pixels": "pixels",
-              "likelihood_images": "test images", "log_z_std": "AIS log Z spread (sd)",
-              "train_seconds": "train s", "sample_seconds": "sample s", "n": "samples"}
+              "likelihood_images": "test images", "log_z_std": "AIS log Z spread (sd)"}
 MIXING = {"kind": "kind", "chain_class_changes_per_100_steps": "class changes / 100 steps",
           "chain_distinct_classes": "classes visited per chain",
           "chain_share_leaving_first_class": "chains leaving their first class",
@@ -56,8 +56,6 @@ def collect(params: ReportView, metrics_dir: Path, evaluator_metrics: Path, mode
         t = _read(models_dir / name / "train.json", f"train info of {name}")
         s = _read(samples_dir / name / "sample.json", f"sample info of {name}")
         seconds = t["train_seconds"] + s["sample_seconds"] + m["eval_seconds"]
-        if "likelihood" in m:  # exact or a bound, on which pixels: NLLs compare only within a kind
-            m = {**m, "nll_note": f"{m['likelihood']}; {m['pixels']}"}
         a = analyses.get(name, {})
         if "probe" in a:
             m = {**m, "probe_accuracy": a["probe"]["accuracy_codes"]}
@@ -70,24 +68,6 @@ def collect(params: ReportView, metrics_dir: Path, evaluator_metrics: Path, mode
     ev = _read(evaluator_metrics, "evaluator metrics")
     rows.append({"model": "real (held-out)", "kind": "floor", **ev["floor"]})
     return pd.DataFrame(rows).set_index("model"), {"models": details, "evaluator": ev}
-
-
-def _fmt(v):
-    if pd.isna(v):
-        return "–"
-    if isinstance(v, float):
-        return f"{v:.4f}" if abs(v) < 1 else f"{v:.4g}" if abs(v) < 1e4 else f"{v:.3e}"
-    return str(v)
-
-
-def _md(df: pd.DataFrame, index: bool = True) -> str:
-    """A markdown table; '|' inside cells escaped (a 'log p(x|y)' would split a row)."""
-    return df.apply(lambda col: col.map(_fmt).str.replace("|", "\\|")).to_markdown(index=index)
-
-
-def _fmt_table(df: pd.DataFrame) -> pd.DataFrame:
-    cols = [c for c in COLUMNS if c in df.columns]
-    return df[cols].rename(columns=COLUMNS).apply(lambda col: col.map(_fmt))
 
 
 #: training-curve columns drawn on the right panel (rates and control variables, not losses)
@@ -111,8 +91,7 @@ def _translation_tables(details: dict) -> tuple[pd.DataFrame | None, pd.DataFram
         if not t:
             continue
         if "a_to_b" in t["model"]:
-            for row_name, r in ((name, t["model"]), (f"identity (G = F = I; cycle: an "
-                                                      f"unrelated image) [{name}]", t["baseline"])):
+            for row_name, r in ((name, t["model"]), (f"identity baseline [{name}]", t["baseline"])):
                 unpaired.append({
                     "model": row_name, "B": t.get("unpaired"),
                     "class kept A→B ↑": r["a_to_b"]["class_preservation"],
@@ -129,7 +108,7 @@ def _translation_tables(details: dict) -> tuple[pd.DataFrame | None, pd.DataFram
     for task, r in baselines.items():
         paired.append({"model": f"baseline: {BASELINE_NAMES[task]}", "task": task,
                        **{v: r.get(k) for k, v in PAIRED.items()}})
-    to_df = lambda rows: pd.DataFrame(rows).set_index("model") if rows else None  # noqa: E731
+    to_df = lambda rows: pd.DataFrame(rows).set_index("model") if rows else None
     return to_df(paired), to_df(unpaired)
 
 
@@ -184,8 +163,13 @@ LIKELIHOOD_TEXT = (
 
 
 def _loss_figure(path: Path, name: str, models_dir: Path) -> bool:
-    """Training dynamics: losses on the left; D's accuracy on real/fake (a perfect generator
-    leaves it at 50%), the Wasserstein estimate, BEGAN's M and k, schedules on the right."""
+    """Training dynamics, every series of losses.csv: one small panel per loss (their scales
+    differ by orders of magnitude: a shared axis flattened the GAN losses next to a
+    reconstruction term), then one panel of the rates and control variables (D's accuracy on
+    real/fake, which a perfect generator leaves at 50%, the Wasserstein estimate, BEGAN's M and
+    k, schedules)."""
+    import math
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -198,68 +182,245 @@ def _loss_figure(path: Path, name: str, models_dir: Path) -> bool:
     if len(df) < 2:
         return False
     cols = [c for c in df.columns if c != "step" and df[c].notna().any()]
-    right = [c for c in cols if c.split("/")[-1] in DYNAMICS]
-    left = [c for c in cols if c not in right]
-    fig, axes = plt.subplots(1, 2 if right else 1, figsize=(9 if right else 5, 3), squeeze=False)
-    for col in left:
-        axes[0, 0].plot(df["step"], df[col], label=col)
-    axes[0, 0].set_xlabel("step")
-    axes[0, 0].set_title(f"{name}: losses", fontsize=9)
-    axes[0, 0].legend(fontsize=7)
-    if right:
-        ax = axes[0, 1]
-        for col in right:
-            ax.plot(df["step"], df[col], label=col)
-        if any("acc" in c for c in right):
-            ax.axhline(0.5, color="0.5", ls="--", lw=0.8)
-        ax.set_xlabel("step")
-        ax.set_title(f"{name}: dynamics", fontsize=9)
-        ax.legend(fontsize=7)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    # cyclegan logs one series per domain: disc/acc_fake_a, disc/acc_fake_b
+    right = [c for c in cols if re.sub(r"_[ab]$", "", c.split("/")[-1]) in DYNAMICS]
+    panels = [[c] for c in cols if c not in right] + ([right] if right else [])
+    ncols = min(len(panels), 5)
+    nrows = math.ceil(len(panels) / ncols)
+    with plt.rc_context({"axes.unicode_minus": False}):
+        fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.1 * nrows + 0.3),
+                                 squeeze=False)
+        for ax, series in zip(axes.flat, panels):
+            for col in series:
+                ax.plot(df["step"], df[col], label=col, lw=1)
+            if series is right:
+                if any("acc" in c for c in right):
+                    ax.axhline(0.5, color="0.5", ls="--", lw=0.8)
+                ax.legend(fontsize=6)
+                ax.set_title("dynamics", fontsize=8)
+            else:
+                ax.set_title(series[0], fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.set_xlabel("step", fontsize=7)
+        for ax in axes.flat[len(panels):]:
+            ax.axis("off")
+        fig.suptitle(f"{name}: training", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+        plt.close(fig)
     return True
 
 
-def _bar_figure(path: Path, df: pd.DataFrame) -> None:
+#: kind -> the family section a model is shown in (the lectures' five families, with the
+#: image-to-image translators apart: they are judged on paired test images, not as samplers)
+FAMILIES = {
+    "pca": "Linear models and mixtures", "gmm": "Linear models and mixtures",
+    "ae": "Autoencoders",
+    "vae": "Variational and adversarial autoencoders",
+    "aae": "Variational and adversarial autoencoders",
+    "rbm": "Boltzmann machines and Markov chains", "dbn": "Boltzmann machines and Markov chains",
+    "gsn": "Boltzmann machines and Markov chains",
+    "pixelcnn": "Autoregressive models", "pixelrnn": "Autoregressive models",
+    "gan": "GANs", "began": "GANs", "infogan": "GANs", "progan": "GANs",
+    "pix2pix": "Translation models", "srgan": "Translation models",
+    "cyclegan": "Translation models"}
+FAMILY_ORDER = tuple(dict.fromkeys(FAMILIES.values())) + ("Other models",)
+FLOOR = "real (held-out)"
+
+
+def family(kind: str) -> str:
+    return FAMILIES.get(kind, "Other models")
+
+
+def _by_family(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The model rows (floor excluded) per family, in FAMILY_ORDER, models in params order."""
+    models = df[df["kind"] != "floor"]
+    fams = models["kind"].map(family)
+    return {f: models[fams == f] for f in FAMILY_ORDER if (fams == f).any()}
+
+
+def _summary_tables(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per family: the summary columns that family has, the floor row last (the reference)."""
+    floor = df[df["kind"] == "floor"]
+    out = {}
+    for fam, rows in _by_family(df).items():
+        t = pd.concat([rows, floor])
+        cols = [c for c in COLUMNS if c in t.columns and rows[c].notna().any()]
+        out[fam] = t[cols].rename(columns=COLUMNS)
+    return out
+
+
+def _metric_figure(path: Path, df: pd.DataFrame) -> bool:
+    """The headline metrics side by side, one per panel, sharing the model axis: a bar per
+    model, grouped and coloured by family, the held-out real images as a dashed line. FID on a
+    log axis (it spans three decades), KID on a symmetric log axis (unbiased: it can be < 0)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
-    fig, axes = plt.subplots(1, len(BARS), figsize=(3.2 * len(BARS), 3))
-    for ax, key in zip(axes, BARS):
-        vals = df[key].astype(float)
-        colors = ["0.6" if k == "floor" else "C0" for k in df["kind"]]
-        ax.barh(range(len(vals)), vals.values, color=colors)
-        ax.set_yticks(range(len(vals)), vals.index, fontsize=7)
-        ax.set_title(key)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    groups = _by_family(df)
+    keys = [k for k in BARS if k in df.columns and df[k].notna().any()]
+    if not groups or not keys:
+        return False
+    rows = pd.concat(groups.values())
+    colors = {f: f"C{i}" for i, f in enumerate(groups)}
+    floor = df[df["kind"] == "floor"]
+    y = list(range(len(rows)))[::-1]  # first model on top
+    with plt.rc_context({"axes.unicode_minus": False}):  # U+2212 came out garbled
+        fig, axes = plt.subplots(1, len(keys), figsize=(1.4 + 2.6 * len(keys),
+                                                        0.17 * len(rows) + 1.3), sharey=True)
+        for ax, key in zip(axes, keys):
+            vals = rows[key].astype(float)
+            ax.barh(y, vals.values, color=[colors[family(k)] for k in rows["kind"]], height=0.75)
+            if not floor.empty and pd.notna(floor[key].iloc[0]):
+                ax.axvline(float(floor[key].iloc[0]), color="0.25", ls="--", lw=1)
+            if key == "fid" and (vals.dropna() > 0).all():
+                ax.set_xscale("log")
+            elif key == "kid":
+                ax.set_xscale("symlog", linthresh=100)
+            ax.grid(axis="x", alpha=0.3)
+            ax.set_title(COLUMNS[key], fontsize=10)
+            ax.tick_params(axis="x", labelsize=8)
+        axes[0].set_yticks(y, rows.index, fontsize=7.5)
+        axes[0].set_ylim(-0.7, len(rows) - 0.3)
+        handles = [Patch(color=c, label=f) for f, c in colors.items()]
+        handles.append(plt.Line2D([], [], color="0.25", ls="--", label=FLOOR))
+        fig.legend(handles=handles, fontsize=8, loc="lower center", ncol=4, frameon=False,
+                   bbox_to_anchor=(0.5, 1.0))
+        fig.tight_layout()
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+        plt.close(fig)
+    return True
+
+
+def _dvc_summary(df: pd.DataFrame, ev: dict, toys: dict | None) -> dict:
+    """The DVC metric (reports/summary.json): what people compare between experiments, per
+    model FID, KID and, where measured, test NLL; the 2-D toys' modes captured. Everything else
+    is in metrics/ and the report (thousands of leaves made `dvc exp show` unreadable)."""
+    models = {}
+    for name, row in df.iterrows():
+        models[name] = {k: float(row[k]) for k in SUMMARY_KEYS
+                        if k in row.index and pd.notna(row[k])}
+    out = {"evaluator_test_accuracy": ev["test_accuracy"], "models": models}
+    if toys:
+        out["toys"] = {f"{ds}/{v}": r["modes_captured"]
+                       for ds, res in toys["mixtures"].items() for v, r in res.items()}
+    return out
+
+
+def _model_blocks(name: str, d: dict, has_loss: bool, rel: str, analyses: dict,
+                  analysis_rel: str | None, analysis_figures: Path | None) -> list:
+    from genbench.analysis import report as AR
+
+    m, t, s = d["metrics"], d["train"], d["sample"]
+    text = (f"{t['steps']:,} steps in {t['train_seconds']:.1f} s on {t['device']}; {s['n']:,} "
+            f"samples in {s['sample_seconds']:.2f} s; classes covered {m['classes_covered']}/"
+            f"{len(m['class_hist'])}; class histogram {m['class_hist']}."
+            + (f" Likelihood: {m['likelihood']}, {m['pixels']} pixels." if "likelihood" in m
+               else "")
+            + (" Last logged training values: " + ", ".join(
+                f"{k} {fmt(v)}" for k, v in t["final"].items()) + "." if t.get("final") else ""))
+    wide = "translation" in m  # strips: rows of input | output | target
+    images = [(f"{rel}/{name}_samples.png", f"{name} samples", 420 if wide else 300)]
+    if has_loss:
+        images.append((f"{rel}/{name}_losses.png", f"{name} losses", None))
+    blocks = [Heading(3, f"{name} ({t['kind']})"), Para(text), Images(images)]
+    if name in analyses and analysis_figures is not None:
+        figs = AR.figure_list(Path(analysis_figures), name)
+        if figs:
+            blocks.append(Images([(f"{analysis_rel}/{name}/{f}", f"{name} {f[:-4]}", 440)
+                                  for f in figs]))
+        skipped = analyses[name]["skipped"]
+        if skipped:
+            blocks.append(Para("Analyses not run: " + "; ".join(
+                f"{k} ({v})" for k, v in skipped.items()) + "."))
+    return blocks
+
+
+def _document(params: ReportView, df: pd.DataFrame, details: dict, sections: list,
+              analyses: dict, toys: dict | None, has_chart: bool, has_spectra: bool,
+              base: Path, out_figures: Path, analysis_figures: Path | None,
+              toy_figures: Path | None) -> Doc:
+    """The whole report as one document; image paths relative to ``base`` (the page's folder)."""
+    rel = os.path.relpath(out_figures, base)
+    a_rel = os.path.relpath(analysis_figures, base) if analysis_figures else None
+    ev = details["evaluator"]
+    doc = Doc(f"genbench report — {params.data.name}, budget {params.budget.name}")
+    doc.add(Para(f"{len(params.models)} models. Evaluator ({ev['backbone']}): test accuracy "
+                 f"{ev['test_accuracy']:.4f}, val accuracy {ev['val_accuracy']:.4f}. Sample "
+                 f"metrics use the evaluator's features against the train split; the last row "
+                 f"of each table, '{FLOOR}', scores held-out real images (val+test) like "
+                 f"samples: the floor. NLL is per image on the test split; 'time s' = train + "
+                 f"sample + evaluate."), Contents())
+    doc.add(Heading(2, "Summary"))
+    for fam, table in _summary_tables(df).items():
+        doc.add(Heading(3, fam), Table(table))
+    if has_chart:
+        doc.add(Heading(2, "Metric charts"),
+                Para("One metric per panel, models grouped and coloured by family; the dashed "
+                     "line is the held-out real images. FID on a log axis, KID on a symmetric "
+                     "log axis (linear within ±100: the unbiased estimate can be below 0)."),
+                Images([(f"{rel}/metrics.png", "FID, KID, precision, recall", None)]))
+    lik, mix = _likelihood_tables(df)
+    if lik is not None:
+        doc.add(Heading(2, "Likelihoods"), Para(LIKELIHOOD_TEXT), Table(lik))
+    if mix is not None:
+        doc.add(Heading(2, "Markov-chain mixing"),
+                Para("Chains from noise, each state labelled by the evaluator's classifier: a "
+                     "chain that mixes moves between digit classes."), Table(mix))
+    paired, unpaired = _translation_tables(details)
+    if paired is not None or unpaired is not None:
+        doc.add(Heading(2, "Image-to-image translation"), Para(TRANSLATION_TEXT))
+        doc.add(*(Table(t) for t in (paired, unpaired) if t is not None))
+        for n, c in _strip_captions(details):
+            doc.add(Para(f"**{n}** — {c}:"), Images([(f"{rel}/{n}_samples.png", f"{n} strips",
+                                                     420)]))
+    for title, text, table, index in _analysis_tables(analyses):
+        doc.add(Heading(2, title), Para(text), Table(table, index))
+    if has_spectra:
+        doc.add(Images([(f"{rel}/tangent_spectra.png", "tangent spectra", None)]))
+    if toys:
+        t_rel = os.path.relpath(toy_figures, base) if toy_figures else "."
+        doc.add(Heading(2, "2-D GAN experiments"), Para(_line_text(toys["line2d"])),
+                Images([(f"{t_rel}/line2d.png", "line GAN", None)]),
+                Para("Mode collapse (VEEGAN/PacGAN protocol): 2,500 generated points; high "
+                     "quality = within 3σ of a mode; a mode counts as captured with at least "
+                     "`toys.mixtures.min_samples` high-quality points."),
+                Table(_mixture_table(toys)),
+                *(Images([(f"{t_rel}/{ds}.png", ds, None)]) for ds in toys["mixtures"]))
+    by_name = {name: (d, has_loss) for name, d, has_loss in sections}
+    for fam, rows in _by_family(df).items():
+        doc.add(Heading(2, f"Models: {fam}"))
+        for name in rows.index:
+            d, has_loss = by_name[name]
+            doc.add(*_model_blocks(name, d, has_loss, rel, analyses, a_rel, analysis_figures))
+    return doc
 
 
 def build_report(params: ReportView, metrics_dir: Path, evaluator_metrics: Path, models_dir: Path,
                  samples_dir: Path, out_md: Path, out_html: Path, out_figures: Path,
-                 out_summary: Path, out_plot: Path, analyses_dir: Path | None = None,
+                 out_summary: Path, analyses_dir: Path | None = None,
                  analysis_figures: Path | None = None, toys_metrics: Path | None = None,
                  toy_figures: Path | None = None) -> dict:
+    """report.md and report.html (one document, :mod:`genbench.doc`), their figures, and the
+    DVC metric summary; returns the summary."""
     from genbench.analysis import report as AR
 
     metrics_dir, evaluator_metrics, models_dir, samples_dir = map(
         Path, (metrics_dir, evaluator_metrics, models_dir, samples_dir))
-    out_md, out_html, out_figures, out_summary, out_plot = map(
-        Path, (out_md, out_html, out_figures, out_summary, out_plot))
+    out_md, out_html, out_figures, out_summary = map(
+        Path, (out_md, out_html, out_figures, out_summary))
     analyses = AR.load(Path(analyses_dir), params.models) if analyses_dir else {}
     df, details = collect(params, metrics_dir, evaluator_metrics, models_dir, samples_dir,
                           analyses)
-    ev = details["evaluator"]
-    table = _fmt_table(df)
-    sections = []
-    has_spectra = False
+    toys = read_json(toys_metrics) if toys_metrics and Path(toys_metrics).exists() else None
+    sections, has_chart, has_spectra = [], False, False
 
     def fill(figs: Path) -> None:  # a temp folder swapped in at the end
-        nonlocal has_spectra
-        _bar_figure(figs / "metrics.png", df)
+        nonlocal has_chart, has_spectra
+        has_chart = _metric_figure(figs / "metrics.png", df)
         has_spectra = AR.spectra_figure(figs / "tangent_spectra.png", analyses)
         for name in params.models:
             shutil.copyfile(samples_dir / name / "grid.png", figs / f"{name}_samples.png")
@@ -267,117 +428,12 @@ def build_report(params: ReportView, metrics_dir: Path, evaluator_metrics: Path,
             sections.append((name, details["models"][name], has_loss))
 
     _write_dir_atomically(out_figures, fill)
-    rel = out_figures.name
-
-    # ---- markdown
-    md = [f"# genbench report — {params.data.name}, budget {params.budget.name}", "",
-          f"Evaluator ({ev['backbone']}): test accuracy {ev['test_accuracy']:.4f}, "
-          f"val accuracy {ev['val_accuracy']:.4f}. Sample metrics use the evaluator's features "
-          f"against the train split; the last row is the floor: held-out real images "
-          f"(val+test) scored like samples. NLL is per image on the test split.", "",
-          table.apply(lambda col: col.str.replace("|", "\\|")).to_markdown(), "",
-          f"![metrics]({rel}/metrics.png)", ""]
-    lik, mix = _likelihood_tables(df)
-    if lik is not None:
-        md += ["## Likelihoods", "", LIKELIHOOD_TEXT, "",
-               _md(lik), ""]
-    if mix is not None:
-        md += ["## Markov-chain mixing", "",
-               ("Chains from noise, each state labelled by the evaluator's classifier: a chain "
-                "that mixes moves between digit classes."), "", _md(mix), ""]
-    paired, unpaired = _translation_tables(details)
-    strips = _strip_captions(details)
-    if paired is not None or unpaired is not None:
-        md += ["## Image-to-image translation", "", TRANSLATION_TEXT, ""]
-        md += [_md(t) + "\n" for t in (paired, unpaired) if t is not None]
-        md += [f"**{n}** — {c}:\n\n![{n} strips]({rel}/{n}_samples.png)\n" for n, c in strips]
-    md += _analysis_md(analyses, analysis_figures, out_md.parent, rel, has_spectra)
-    toys = read_json(toys_metrics) if toys_metrics and Path(toys_metrics).exists() else None
-    toy_rel = os.path.relpath(Path(toy_figures), out_md.parent) if toy_figures else None
-    if toys:
-        md += _toys_md(toys, toy_rel)
-    for name, d, has_loss in sections:
-        m, t = d["metrics"], d["train"]
-        md += [f"## {name} ({t['kind']})", "",
-               f"{t['steps']} steps in {t['train_seconds']:.1f} s on {t['device']}; "
-               f"{d['sample']['n']} samples in {d['sample']['sample_seconds']:.2f} s; "
-               f"classes covered {m['classes_covered']}/{len(m['class_hist'])}; "
-               f"class histogram {m['class_hist']}."
-               + (f" Likelihood: {m['likelihood']}, {m['pixels']} pixels." if "likelihood" in m
-                  else "")
-               + (" Last logged training values: " + ", ".join(
-                   f"{k} {v:.4g}" for k, v in t["final"].items()) + "." if t.get("final") else ""),
-               "",
-               f"![{name} samples]({rel}/{name}_samples.png)"
-               + (f" ![{name} losses]({rel}/{name}_losses.png)" if has_loss else ""), ""]
-        if name in analyses and analysis_figures:
-            a_rel = os.path.relpath(Path(analysis_figures) / name, out_md.parent)
-            skipped = analyses[name]["skipped"]
-            md += [" ".join(f"![{name} {f[:-4]}]({a_rel}/{f})"
-                            for f in AR.figure_list(Path(analysis_figures), name)), ""]
-            if skipped:
-                md += ["Analyses not run: " + "; ".join(f"{k} ({v})" for k, v in skipped.items())
-                       + ".", ""]
-    write_text(out_md, "\n".join(md))
-
-    # ---- html
-    body = [f"<h1>genbench report — {html.escape(params.data.name)}, budget "
-            f"{html.escape(params.budget.name)}</h1>",
-            f"<p>Evaluator test accuracy {ev['test_accuracy']:.4f}. Last row: held-out real "
-            f"images (the floor).</p>", table.to_html(border=0),
-            f'<p><img src="{rel}/metrics.png"></p>']
-    if lik is not None:
-        body += ["<h2>Likelihoods</h2>", f"<p>{html.escape(LIKELIHOOD_TEXT)}</p>",
-                 lik.apply(lambda col: col.map(_fmt)).to_html(border=0)]
-    if mix is not None:
-        body += ["<h2>Markov-chain mixing</h2>",
-                 mix.apply(lambda col: col.map(_fmt)).to_html(border=0)]
-    if paired is not None or unpaired is not None:
-        body += ["<h2>Image-to-image translation</h2>", f"<p>{html.escape(TRANSLATION_TEXT)}</p>"]
-        body += [t.apply(lambda col: col.map(_fmt)).to_html(border=0)
-                 for t in (paired, unpaired) if t is not None]
-        body += [f'<p><b>{html.escape(n)}</b> — {html.escape(c)}<br>'
-                 f'<img src="{rel}/{n}_samples.png" width="420"></p>' for n, c in strips]
-    body += _analysis_html(analyses, rel, has_spectra)
-    if toys:
-        body += [f"<h2>2-D GAN experiments</h2><p>{html.escape(_line_text(toys['line2d']))}</p>",
-                 _mixture_table(toys).apply(lambda col: col.map(_fmt)).to_html(border=0),
-                 *[f'<p><img src="{toy_rel}/{f}.png" style="max-width:100%">'
-                   for f in ("line2d", *toys["mixtures"])]]
-    for name, d, has_loss in sections:
-        body += [f"<h2>{html.escape(name)} ({html.escape(d['train']['kind'])})</h2>",
-                 f'<img src="{rel}/{name}_samples.png" width="300">'
-                 + (f' <img src="{rel}/{name}_losses.png">' if has_loss else "")]
-        if name in analyses and analysis_figures:
-            a_rel = os.path.relpath(Path(analysis_figures) / name, out_html.parent)
-            body += [f'<p><img src="{a_rel}/{f}" style="max-width:100%">'
-                     for f in AR.figure_list(Path(analysis_figures), name)]
-    write_text(out_html, "<!doctype html><meta charset='utf-8'><title>genbench report</title>"
-               "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
-               "td,th{padding:2px 8px;text-align:right}</style>\n" + "\n".join(body) + "\n")
-
-    # ---- DVC metrics and plots
-    numeric = df.drop(columns=["kind"]).apply(pd.to_numeric, errors="coerce")
-    summary = {"evaluator_test_accuracy": ev["test_accuracy"],
-               "models": {k: {c: float(v) for c, v in row.items() if pd.notna(v)}
-                          for k, row in numeric.drop(columns=["class_hist"], errors="ignore")
-                          .iterrows()}}
-    if toys:
-        summary["toys"] = {f"{ds}/{v}": {"modes_captured": r["modes_captured"],
-                                         "high_quality": r["high_quality"]}
-                           for ds, res in toys["mixtures"].items() for v, r in res.items()}
-    if paired is not None or unpaired is not None:
-        summary["translation"] = {
-            f"{m}": {c: float(v) for c, v in row.items() if isinstance(v, (int, float))
-                     and pd.notna(v)}
-            for t in (paired, unpaired) if t is not None for m, row in t.iterrows()}
-    if analyses:
-        summary["analyses"] = {m: {k: float(v) for k, v in row.items() if pd.notna(v)}
-                               for m, row in AR.main_table(analyses).iterrows()}
+    for out, render in ((out_md, to_markdown), (out_html, to_html)):
+        doc = _document(params, df, details, sections, analyses, toys, has_chart,
+                        has_spectra, out.parent, out_figures, analysis_figures, toy_figures)
+        write_text(out, render(doc))
+    summary = _dvc_summary(df, details["evaluator"], toys)
     write_json(out_summary, summary)
-    long = df[[c for c in BARS if c in df.columns]].reset_index().melt(
-        id_vars="model", var_name="metric", value_name="value")
-    write_text(out_plot, long.to_csv(index=False))
     return summary
 
 
@@ -412,25 +468,6 @@ def _analysis_tables(analyses: dict[str, dict]) -> list[tuple[str, str, pd.DataF
     return out
 
 
-def _analysis_md(analyses, figures_dir, md_dir: Path, rel: str, has_spectra: bool) -> list[str]:
-    md = []
-    for title, text, table, index in _analysis_tables(analyses):
-        md += [f"## {title}", "", text, "", _md(table, index), ""]
-    if has_spectra:
-        md += [f"![tangent spectra]({rel}/tangent_spectra.png)", ""]
-    return md
-
-
-def _analysis_html(analyses, rel: str, has_spectra: bool) -> list[str]:
-    body = []
-    for title, text, table, index in _analysis_tables(analyses):
-        body += [f"<h2>{html.escape(title)}</h2>", f"<p>{html.escape(text)}</p>",
-                 table.apply(lambda col: col.map(_fmt)).to_html(border=0, index=index)]
-    if has_spectra:
-        body.append(f'<p><img src="{rel}/tangent_spectra.png"></p>')
-    return body
-
-
 def _line_text(line: dict) -> str:
     v1 = line["v_after_first_gen_update"]
     return (f"Seed 000's illustration: generator direction v from ({line['v_start'][0]:.2f}, "
@@ -452,13 +489,3 @@ def _mixture_table(toys: dict) -> pd.DataFrame:
                          "high-quality samples": r["high_quality"], "steps": r["steps"],
                          "seconds": r["seconds"]})
     return pd.DataFrame(rows).set_index(["mixture", "GAN"])
-
-
-def _toys_md(toys: dict, rel: str) -> list[str]:
-    return ["## 2-D GAN experiments", "", _line_text(toys["line2d"]), "",
-            f"![line GAN]({rel}/line2d.png)", "",
-            "Mode collapse (VEEGAN/PacGAN protocol): 2,500 generated points; high quality = "
-            "within 3σ of a mode; a mode counts as captured with at least "
-            "`toys.mixtures.min_samples` high-quality points.", "",
-            _md(_mixture_table(toys)), "",
-            " ".join(f"![{ds}]({rel}/{ds}.png)" for ds in toys["mixtures"]), ""]
