@@ -1,7 +1,8 @@
 """Stage params: validate the whole params.yaml (every model section included: a bad value stops
-the pipeline here, before any stage deletes an output) and write each stage's view of it to
-params/ — the slice of the settings that stage reads, and the only one it can see — with the
-hash of each source file the stage runs (its code dependency: genbench.core.code)."""
+the pipeline here, before any stage deletes an output), check what the schema cannot (this
+machine, the split sizes, model names: genbench.core.precheck), and write each stage's view of
+it to params/ — the slice of the settings that stage reads, and the only one it can see — with
+the hash of each source file the stage runs (its code dependency: genbench.core.code)."""
 
 from genbench.cli import stage_main
 
@@ -10,14 +11,15 @@ def add(p):
     p.add_argument("--out", required=True, help="folder of the stage views")
     p.add_argument("--src", required=True, help="the genbench package (src/genbench)")
     p.add_argument("--stages", required=True, help="the folder of the stage scripts")
+    p.add_argument("--conf", help="the Hydra config folder (model names are checked against it)")
 
 
 def run(a, params):
     from genbench.core.code import Sources
     from genbench.core.config import write_views
-    from genbench.core.machine import check_machine
+    from genbench.core.precheck import check
 
-    check_machine(params)
+    check(params, a.conf)
     write_views(params, a.out, Sources(a.src, a.stages))
 
 

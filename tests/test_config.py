@@ -134,21 +134,60 @@ def test_each_view_hashes_the_code_its_stage_imports(root, tmp_path):
     assert edited.fingerprint("evaluator") == src.fingerprint("evaluator")
 
 
+def _params_stage(root, tmp_path, **changes):
+    """Run the params stage on params.yaml with ``changes`` ({"a.b": value}); (rc, stderr)."""
+    raw = yaml.safe_load((root / "params.yaml").read_text())
+    for key, value in changes.items():
+        node = raw
+        *path, last = key.split(".")
+        for k in path:
+            node = node[k]
+        node[last] = value
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    r = subprocess.run([sys.executable, "stages/params.py", "--params",
+                        str(tmp_path / "params.yaml"), "--out", str(tmp_path / "views"),
+                        "--src", "src/genbench", "--stages", "stages", "--conf", "conf"],
+                       cwd=root, capture_output=True, text=True)
+    return r.returncode, r.stderr
+
+
+PRECHECKS = [  # what only a later stage used to find, after DVC had deleted its outputs
+    ({"models.vae.batch_size": 4000}, "error: models.vae.batch_size = 4000: must be ≤ the train "
+                                      "split size (3999)"),
+    ({"data.val_fraction": 0.3, "models.vae.batch_size": 3001},
+     "error: models.vae.batch_size = 3001: must be ≤ the train split size (3000)"),
+    ({"evaluator.batch_size": 5000}, "error: evaluator.batch_size = 5000: must be ≤ the train "
+                                     "split size (3999)"),
+    ({"analysis.finetune.labels": [100, 4000]}, "error: analysis.finetune.labels: 4000 > the "
+                                                "train split size (3999)"),
+    ({"evaluator.backbone": "inception"}, "error: evaluator.inception_weights = None: file not "
+                                          "found on this machine"),
+    ({"analysis.anomaly.models": ["ae", "vea"]}, "error: analysis.anomaly.models: 'vea' is not "
+                                                 "a model (conf/model/vea.yaml does not exist)"),
+]
+
+
+@pytest.mark.parametrize("changes,line", PRECHECKS, ids=[",".join(c) for c, _ in PRECHECKS])
+def test_the_params_stage_refuses_what_a_later_stage_would_fail_on(root, tmp_path, changes,
+                                                                   line):
+    rc, err = _params_stage(root, tmp_path, **changes)
+    assert rc == 2 and err.startswith(line) and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "views").exists()
+
+
+def test_the_params_stage_accepts_the_largest_batch_that_fits(root, tmp_path):
+    rc, err = _params_stage(root, tmp_path, **{"models.vae.batch_size": 3999})
+    assert rc == 0, err
+
+
 def test_cuda_on_a_machine_without_cuda_is_refused_by_the_params_stage(root, tmp_path):
     """The params stage runs first: a device this machine lacks stops the pipeline there."""
     import torch
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    raw = yaml.safe_load((root / "params.yaml").read_text())
-    raw["train"]["device"] = "cuda"
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
-    r = subprocess.run([sys.executable, str(root / "stages" / "params.py"), "--params",
-                        "params.yaml", "--out", "views", "--src", str(root / "src" / "genbench"),
-                        "--stages", str(root / "stages")], cwd=tmp_path, capture_output=True,
-                       text=True)
-    assert r.returncode == 2
-    assert r.stderr.startswith("error: train.device = 'cuda': no CUDA device on this machine"), \
-        r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1
+    rc, err = _params_stage(root, tmp_path, **{"train.device": "cuda"})
+    assert rc == 2
+    assert err.startswith("error: train.device = 'cuda': no CUDA device on this machine"), err
+    assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "views").exists()
