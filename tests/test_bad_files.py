@@ -106,6 +106,7 @@ def test_damaged_resume_checkpoint_is_set_aside(root, trained):
     r = subprocess.run(train_cmd(root, "vae"), cwd=trained, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-1500:]
     assert "moved it to checkpoints/vae.pt.corrupt, training starts from step 0" in r.stderr
+    assert "dvc repro" not in r.stderr  # it is handled: no command for the user to run
     assert (trained / "checkpoints/vae.pt.corrupt").exists() and ck.exists()
     assert (trained / "models/vae/model.pt").read_bytes() == model  # the same run again
 

@@ -54,14 +54,16 @@ def _read_checkpoint(path: Path, name: str) -> dict | None:
     if not path.exists():
         return None
     try:
-        ck = torch_load(path)
+        aside = path.with_name(path.name + ".corrupt")
+        # the fix is what happens next, not a command for the user
+        ck = torch_load(path, fix=f"moved it to {aside}, training starts from step 0")
         if not isinstance(ck, dict) or "step" not in ck:
-            raise DataError(f"{path}: not a genbench checkpoint")
+            raise DataError(f"{path}: not a genbench checkpoint; moved it to {aside}, training "
+                            f"starts from step 0")
         return ck
     except DataError as err:
-        aside = path.with_name(path.name + ".corrupt")
         path.replace(aside)
-        log.warning("%s: %s; moved it to %s, training starts from step 0", name, err, aside)
+        log.warning("%s: %s", name, err)
         return None
 
 
