@@ -6,7 +6,7 @@ from genbench.cli import stage_main
 
 def add(p):
     for name in ("metrics", "evaluator", "analyses", "analysis-figures", "toys", "toy-figures",
-                 "models", "samples", "md", "html", "figures", "summary"):
+                 "models", "samples", "md", "html", "figures", "summary", "claims"):
         p.add_argument(f"--{name}", required=True)
 
 
@@ -14,7 +14,8 @@ def run(a, params):
     from genbench.report import build_report
 
     build_report(params, a.metrics, a.evaluator, a.models, a.samples, a.md, a.html, a.figures,
-                 a.summary, a.analyses, a.analysis_figures, a.toys, a.toy_figures)
+                 a.summary, a.analyses, a.analysis_figures, a.toys, a.toy_figures,
+                 a.claims)
 
 
 if __name__ == "__main__":

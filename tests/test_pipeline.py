@@ -85,7 +85,7 @@ def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     assert params["data"]["name"] == "digits" and params["budget"]["name"] == "smoke"
     assert list(params["models"]) == models
-    stages = ["params", "download", "preprocess", "evaluator", "toys", "report"] + [
+    stages = ["params", "download", "preprocess", "evaluator", "toys", "claims", "report"] + [
         f"{s}@{m}" for s in ("train", "sample", "evaluate") for m in models]
     lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
     assert set(stages) == set(lock)
@@ -130,6 +130,12 @@ def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
     assert set(toys["mixtures"]) == {"ring", "grid"} and toys["line2d"]["updates"] > 0
     assert all(math.isfinite(v) for v in all_numbers(toys))
     assert "## 2-D GAN experiments" in report
+    # the claims table opens the report; on the tiny data every verdict is computed or says why
+    assert report.index("## Claims") < report.index("## Summary")
+    claims = json.loads((repo / "reports" / "claims.json").read_text())
+    assert claims["summary"]["claims"] >= 25
+    assert all(c["verdict"] in ("holds", "fails", "inconclusive", "not run")
+               for c in claims["claims"].values())
     for section in ("## Analyses", "## Few-label fine-tuning", "## One-class anomaly detection"):
         assert section in report
     summary = json.loads((repo / "reports" / "summary.json").read_text())
@@ -153,9 +159,12 @@ def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
     client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
     exp = client.get_experiment_by_name("genbench")
     runs = client.search_runs([exp.experiment_id])
-    assert sorted(r.data.tags["genbench.model"] for r in runs) == sorted(models)
+    assert sorted(r.data.tags["genbench.model"] for r in runs) == sorted([*models, "claims"])
     assert all(r.info.status == "FINISHED" for r in runs)
-    assert all("fid" in r.data.metrics for r in runs)  # the evaluate stage logged into the run
+    verdicts = next(r for r in runs if r.data.tags["genbench.model"] == "claims")
+    claims = json.loads((repo / "reports" / "claims.json").read_text())
+    assert set(verdicts.data.tags) >= {f"claim.{c}" for c in claims["claims"]}
+    assert all("fid" in r.data.metrics for r in runs if r is not verdicts)  # evaluate logged
 
     # nothing changed: a second repro runs nothing
     assert not ran_stages(sh(["dvc", "repro"], repo))
@@ -164,7 +173,8 @@ def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
     # again): only its chain and the report rerun
     out = sh(["dvc", "exp", "run", *(f"-S{o}" for o in overrides), "-S",
               "models.vae.latent_dim=8"], repo)
-    assert ran_stages(out) == {"params", "train@vae", "sample@vae", "evaluate@vae", "report"}
+    assert ran_stages(out) == {"params", "train@vae", "sample@vae", "evaluate@vae", "claims",
+                               "report"}
 
     # dropping models: the report lists only the selected one, stale outputs do not leak
     sh(["dvc", "exp", "run", "-S", "data=digits", "-S", "budget=smoke", "-S", "model=[pca]"], repo)

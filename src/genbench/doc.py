@@ -61,6 +61,7 @@ class Para:
 class Table:
     df: pd.DataFrame
     index: bool = True
+    wrap: bool = False  # text cells wrap and align left (a table of sentences, not numbers)
 
 
 @dataclass
@@ -163,6 +164,9 @@ td,th{padding:3px 9px;text-align:right;white-space:nowrap}
 th{vertical-align:bottom;border-bottom:1px solid #999}
 tbody tr:nth-child(even){background:#f5f5f5}
 tbody th{text-align:left}
+.wrap table{width:100%}
+.wrap td,.wrap th{white-space:normal;text-align:left;vertical-align:top;max-width:330px;
+     overflow-wrap:anywhere}
 .row{display:flex;flex-wrap:wrap;gap:14px;align-items:flex-start;margin:0.5em 0}
 .row img{max-width:100%}
 nav li{margin:2px 0}
@@ -180,9 +184,10 @@ def to_html(doc: Doc) -> str:
             text = re.sub(r"[*][*]([^*]+)[*][*]", r"<b>\1</b>", text)  # and bold
             body.append(f"<p>{text}</p>")
         elif isinstance(b, Table):
+            cls = "tbl wrap" if b.wrap else "tbl"
             for part in _parts(b.df):
                 table = _cells(part).to_html(border=0, index=b.index, index_names=False)
-                body.append(f'<div class="tbl">{table}</div>')
+                body.append(f'<div class="{cls}">{table}</div>')
         elif isinstance(b, Images):
             body.append('<div class="row">' + "".join(
                 f'<img src="{e(src)}" alt="{e(alt)}"' + (f' width="{w}"' if w else "") + ">"

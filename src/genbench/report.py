@@ -339,10 +339,54 @@ def _model_blocks(name: str, d: dict, has_loss: bool, rel: str, analyses: dict,
     return blocks
 
 
+def _measured(c: dict) -> str:
+    """The check with its numbers: ``gan 283.7 < gan_mm 398.9`` (mean ± sd over seeds)."""
+    from genbench.claims import parse_check
+
+    terms = c.get("terms")
+    if not terms:
+        return "–"
+    operands, ops = parse_check(c["check"])
+    parts = []
+    for o in operands:
+        if o.model is None:
+            parts.append(fmt(o.value))
+            continue
+        t = terms[str(o)]
+        sd = f" ± {fmt(t['sd'])}" if len(t["values"]) > 1 else ""
+        mean = int(t["mean"]) if float(t["mean"]).is_integer() else t["mean"]  # counts
+        parts.append(f"{o.model} {fmt(mean)}{sd}")
+    return " ".join(p for pair in zip(parts, [*ops, ""]) for p in pair).strip()
+
+
+def _claims_blocks(claims: dict) -> list:
+    """The claims table (conf/claims.yaml judged by the claims stage), the report's first."""
+    s = claims["summary"]
+    seeds = ", ".join(map(str, s["seeds"]))
+    rows = []
+    for cid, c in claims["claims"].items():
+        verdict = c["verdict"]
+        if verdict == "inconclusive" and len(c.get("seeds", [])) < s["min_seeds"]:
+            n = len(c["seeds"])
+            verdict += f" ({n} seed{'s' if n > 1 else ''}; true in {c['true_in']})"
+        elif verdict != "holds":
+            verdict += f" ({c.get('reason', '')})"
+        rows.append({"claim": cid, "verdict": verdict, "statement": c["statement"],
+                     "check": c["check"], "measured": _measured(c), "source": c["source"]})
+    text = (f"{s['claims']} claims from the seed lectures (conf/claims.yaml): {s['holds']} hold, "
+            f"{s['fails']} fail, {s['inconclusive']} inconclusive, {s['not run']} not run. "
+            f"Seeds: {seeds}. A claim holds when its check is true in every seed (at least "
+            f"{s['min_seeds']}), fails when the reverse is true in every seed; 'measured' is "
+            f"the check with its numbers (mean ± sd over seeds). Rule and metric sources: "
+            f"src/genbench/claims.py.")
+    return [Heading(2, "Claims"), Para(text),
+            Table(pd.DataFrame(rows).set_index("claim"), wrap=True)]
+
+
 def _document(params: ReportView, df: pd.DataFrame, details: dict, sections: list,
               analyses: dict, toys: dict | None, has_chart: bool, has_spectra: bool,
               base: Path, out_figures: Path, analysis_figures: Path | None,
-              toy_figures: Path | None) -> Doc:
+              toy_figures: Path | None, claims: dict | None = None) -> Doc:
     """The whole report as one document; image paths relative to ``base`` (the page's folder)."""
     rel = os.path.relpath(out_figures, base)
     a_rel = os.path.relpath(analysis_figures, base) if analysis_figures else None
@@ -354,6 +398,8 @@ def _document(params: ReportView, df: pd.DataFrame, details: dict, sections: lis
                  f"of each table, '{FLOOR}', scores held-out real images (val+test) like "
                  f"samples: the floor. NLL is per image on the test split; 'time s' = train + "
                  f"sample + evaluate."), Contents())
+    if claims:
+        doc.add(*_claims_blocks(claims))
     doc.add(Heading(2, "Summary"))
     for fam, table in _summary_tables(df).items():
         doc.add(Heading(3, fam), Table(table))
@@ -403,7 +449,7 @@ def build_report(params: ReportView, metrics_dir: Path, evaluator_metrics: Path,
                  samples_dir: Path, out_md: Path, out_html: Path, out_figures: Path,
                  out_summary: Path, analyses_dir: Path | None = None,
                  analysis_figures: Path | None = None, toys_metrics: Path | None = None,
-                 toy_figures: Path | None = None) -> dict:
+                 toy_figures: Path | None = None, claims: Path | None = None) -> dict:
     """report.md and report.html (one document, :mod:`genbench.doc`), their figures, and the
     DVC metric summary; returns the summary."""
     from genbench.analysis import report as AR
@@ -416,6 +462,7 @@ def build_report(params: ReportView, metrics_dir: Path, evaluator_metrics: Path,
     df, details = collect(params, metrics_dir, evaluator_metrics, models_dir, samples_dir,
                           analyses)
     toys = read_json(toys_metrics) if toys_metrics and Path(toys_metrics).exists() else None
+    verdicts = read_json(claims) if claims and Path(claims).exists() else None
     sections, has_chart, has_spectra = [], False, False
 
     def fill(figs: Path) -> None:  # a temp folder swapped in at the end
@@ -430,7 +477,8 @@ def build_report(params: ReportView, metrics_dir: Path, evaluator_metrics: Path,
     _write_dir_atomically(out_figures, fill)
     for out, render in ((out_md, to_markdown), (out_html, to_html)):
         doc = _document(params, df, details, sections, analyses, toys, has_chart,
-                        has_spectra, out.parent, out_figures, analysis_figures, toy_figures)
+                        has_spectra, out.parent, out_figures, analysis_figures, toy_figures,
+                        verdicts)
         write_text(out, render(doc))
     summary = _dvc_summary(df, details["evaluator"], toys)
     write_json(out_summary, summary)

@@ -1,0 +1,231 @@
+"""The lectures' claims checked on the pipeline's metrics (conf/claims.yaml; stage ``claims``).
+
+A claim is a chained relation between operands, ``pixelcnn:nll_nats < vae:nll_nats <
+gmm:nll_nats``: an operand is ``model:metric.path`` (the model's evaluate outputs, flattened) or a
+number. It is evaluated once per seed on that seed's metrics, paired: the same data split and
+evaluator, models differing only in their training seed.
+
+Verdict (a sign rule over seeds, not a significance test; with n seeds and no real difference
+the relation comes out the same way in every seed with probability 2·2⁻ⁿ, 25% at n = 3):
+
+- **holds**: the relation is true in every seed, with at least ``min_seeds`` seeds;
+- **fails**: for some adjacent pair the reverse strict relation is true in every seed (at least
+  ``min_seeds``): e.g. ``a < b`` fails when ``a > b`` in every seed;
+- **inconclusive**: otherwise, including too few seeds (the reason says which);
+- **not run**: an operand's model is not selected, or its metric is missing.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from genbench.core.errors import ConfigError
+
+OPS = {"<": lambda a, b: a < b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b,
+       ">=": lambda a, b: a >= b}
+REVERSE = {"<": ">", ">": "<", "<=": ">", ">=": "<"}  # strictly the other way
+VERDICT_CODE = {"holds": 1, "inconclusive": 0, "fails": -1}  # for `dvc metrics diff`
+_TOKEN = re.compile(r"\s*(<=|>=|<|>)\s*")
+
+
+class Claim(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    statement: str
+    source: str
+    check: str
+    note: str = ""
+
+
+class ClaimsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    min_seeds: int = Field(default=3, ge=1)
+    claims: list[Claim]
+
+
+@dataclass(frozen=True)
+class Operand:
+    model: str | None  # None: a number
+    path: str = ""
+    value: float = math.nan
+
+    def __str__(self) -> str:
+        return f"{self.model}:{self.path}" if self.model else f"{self.value:g}"
+
+
+def parse_check(text: str) -> tuple[list[Operand], list[str]]:
+    """``"a:x < b:y <= 0.5"`` -> operands and the operators between them."""
+    parts = _TOKEN.split(text.strip())
+    operands, ops = parts[0::2], parts[1::2]
+    if len(operands) < 2 or len(operands) != len(ops) + 1:
+        raise ValueError(f"{text!r}: expected operand (<, >, <=, >=) operand ...")
+    out = []
+    for o in operands:
+        o = o.strip()
+        if ":" in o:
+            model, path = o.split(":", 1)
+            if not model or not path:
+                raise ValueError(f"{text!r}: operand {o!r} is not model:metric")
+            out.append(Operand(model.strip(), path.strip()))
+        else:
+            try:
+                out.append(Operand(None, value=float(o)))
+            except ValueError:
+                raise ValueError(f"{text!r}: operand {o!r} is neither model:metric nor a "
+                                 f"number") from None
+    return out, ops
+
+
+def load_claims(path: Path | str) -> ClaimsFile:
+    """conf/claims.yaml validated: schema, unique ids, every check parsed (one-line errors)."""
+    import yaml
+
+    from genbench.core.config import validate
+
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: claims file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    cf = validate(ClaimsFile, raw, prefix=str(path))
+    seen = set()
+    for c in cf.claims:
+        if c.id in seen:
+            raise ConfigError(f"{path}: claim id {c.id!r} appears twice")
+        seen.add(c.id)
+        try:
+            parse_check(c.check)
+        except ValueError as err:
+            raise ConfigError(f"{path}: claim {c.id}: check {err}") from None
+    return cf
+
+
+def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _value(metrics: dict[str, dict], o: Operand) -> float | None:
+    if o.model is None:
+        return o.value
+    v = metrics.get(o.model, {}).get(o.path)
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def _stats(xs: list[float]) -> dict:
+    n = len(xs)
+    mean = sum(xs) / n
+    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1)) if n > 1 else 0.0
+    return {"mean": mean, "sd": sd, "values": xs}
+
+
+def judge(claim: Claim, per_seed: dict[int, dict[str, dict]], selected: set[str],
+          min_seeds: int) -> dict:
+    """The verdict of ``claim`` over ``per_seed`` ({seed: {model: flat metrics}})."""
+    operands, ops = parse_check(claim.check)
+    missing = sorted({o.model for o in operands if o.model and o.model != "toys"} - selected)
+    out: dict[str, Any] = {"check": claim.check}
+    if missing:
+        return {**out, "verdict": "not run", "reason": f"not selected: {', '.join(missing)}"}
+    seeds = [s for s, m in sorted(per_seed.items())
+             if all(_value(m, o) is not None for o in operands)]
+    if not seeds:
+        absent = [str(o) for o in operands
+                  if all(_value(m, o) is None for m in per_seed.values())]
+        return {**out, "verdict": "not run", "reason": f"no value: {', '.join(absent)}"}
+    vals = {s: [_value(per_seed[s], o) for o in operands] for s in seeds}
+    true_in = sum(all(OPS[op](v[i], v[i + 1]) for i, op in enumerate(ops)) for v in vals.values())
+    reversed_pairs = [i for i, op in enumerate(ops)
+                      if all(OPS[REVERSE[op]](v[i], v[i + 1]) for v in vals.values())]
+    n = len(seeds)
+    if n < min_seeds:
+        verdict, reason = "inconclusive", f"{n} seed{'s' if n > 1 else ''} (a verdict needs " \
+                                          f"{min_seeds})"
+    elif true_in == n:
+        verdict, reason = "holds", f"true in all {n} seeds"
+    elif reversed_pairs:
+        i = reversed_pairs[0]
+        verdict, reason = "fails", (f"{operands[i]} {REVERSE[ops[i]]} {operands[i + 1]} in all "
+                                    f"{n} seeds")
+    else:
+        verdict, reason = "inconclusive", f"true in {true_in} of {n} seeds"
+    terms = {str(o): _stats([vals[s][k] for s in seeds]) for k, o in enumerate(operands)
+             if o.model is not None}
+    return {**out, "verdict": verdict, "reason": reason, "seeds": seeds, "true_in": true_in,
+            "terms": terms}
+
+
+def collect(metrics_dir: Path, analyses_dir: Path, toys: Path | None,
+            models) -> dict[str, dict]:
+    """One seed's metrics per model: metrics/models/<m>.json and metrics/analyses/<m>.json
+    flattened into one dict (their keys do not overlap), and the toys' as model ``toys``."""
+    from genbench.core.io import read_json
+
+    out: dict[str, dict] = {}
+    for m in models:
+        flat: dict[str, Any] = {}
+        for folder in (metrics_dir, analyses_dir):
+            f = Path(folder) / f"{m}.json"
+            if f.exists():
+                flat.update(flatten(read_json(f, fix=f"rerun its evaluate stage: dvc repro "
+                                                     f"evaluate@{m}")))
+        out[m] = flat
+    if toys is not None and Path(toys).exists():
+        out["toys"] = flatten(read_json(toys, fix="rerun the toys stage: dvc repro toys"))
+    return out
+
+
+def evaluate_claims(cf: ClaimsFile, per_seed: dict[int, dict[str, dict]],
+                    selected: set[str]) -> dict:
+    """reports/claims.json: the verdicts and their numbers, and a count per verdict."""
+    results = {c.id: {"statement": c.statement, "source": c.source,
+                      **judge(c, per_seed, selected, cf.min_seeds)} for c in cf.claims}
+    for r in results.values():
+        r["verdict_code"] = VERDICT_CODE.get(r["verdict"], 0)  # numbers show in metrics diff
+    counts = {v: sum(r["verdict"] == v for r in results.values())
+              for v in ("holds", "fails", "inconclusive", "not run")}
+    return {"summary": {"claims": len(results), **counts,
+                        "seeds": sorted(per_seed), "min_seeds": cf.min_seeds},
+            "claims": results}
+
+
+def log_verdicts(cfg, result: dict, out: Path) -> None:
+    """MLflow: one run tagged genbench.model=claims: a metric per claim (1 holds, 0
+    inconclusive, -1 fails), the verdict and reason as tags, the counts, claims.json."""
+    from genbench import tracking
+
+    with tracking.run(cfg, model="claims", kind="claims") as r:
+        r.log_metrics({f"claim.{k}": float(v["verdict_code"]) for k, v in result["claims"].items()})
+        r.log_metrics({f"claims.{k}": float(v) for k, v in result["summary"].items()
+                       if isinstance(v, (int, float))})
+        r.set_tags({f"claim.{k}": f"{v['verdict']}: {v.get('reason', '')}"[:500]
+                    for k, v in result["claims"].items()})
+        r.log_artifact(out)
+
+
+def run_claims(params, claims_file: Path, metrics_dir: Path, analyses_dir: Path,
+               toys: Path | None, out: Path) -> dict:
+    """The ``claims`` stage on the main chains' metrics (seed ``params.seed``); claims.json
+    written atomically, the verdicts logged to MLflow."""
+    from genbench.core.io import write_json
+
+    cf = load_claims(claims_file)
+    models = list(params.models)
+    per_seed = {params.seed: collect(Path(metrics_dir), Path(analyses_dir), toys, models)}
+    result = evaluate_claims(cf, per_seed, set(models))
+    write_json(out, result)
+    log_verdicts(params.mlflow, result, Path(out))
+    return result

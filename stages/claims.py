@@ -1,0 +1,22 @@
+"""Stage claims: the lectures' claims (conf/claims.yaml) judged on the models' metrics ->
+reports/claims.json (a DVC metric) and an MLflow run of the verdicts."""
+
+from genbench.cli import stage_main
+
+
+def add(p):
+    p.add_argument("--claims", required=True, help="the claims file (conf/claims.yaml)")
+    p.add_argument("--metrics", required=True, help="metrics/models")
+    p.add_argument("--analyses", required=True, help="metrics/analyses")
+    p.add_argument("--toys", required=True, help="metrics/toys.json")
+    p.add_argument("--out", required=True, help="reports/claims.json")
+
+
+def run(a, params):
+    from genbench.claims import run_claims
+
+    run_claims(params, a.claims, a.metrics, a.analyses, a.toys, a.out)
+
+
+if __name__ == "__main__":
+    stage_main(__doc__, add, run, "Params")

@@ -1,0 +1,97 @@
+"""Claims as data: the check parser, the verdict rule on hand-made seeds, and the repository's
+claims file against the committed default run's metrics (every operand must resolve)."""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+import yaml
+
+from genbench.claims import Claim, collect, evaluate_claims, judge, load_claims, parse_check
+from genbench.core.errors import ConfigError
+
+
+def _claim(check: str) -> Claim:
+    return Claim(id="c", statement="s", source="000", check=check)
+
+
+def _seeds(*rows):  # rows of {model: {metric: value}} per seed
+    return dict(enumerate(rows))
+
+
+@pytest.mark.parametrize("text,ops,operands", [
+    ("a:fid < b:fid", ["<"], ["a:fid", "b:fid"]),
+    ("p:nll <= v:nll < g:nll", ["<=", "<"], ["p:nll", "v:nll", "g:nll"]),
+    ("c:class_accuracy>=0.8", [">="], ["c:class_accuracy", "0.8"]),
+    ("toys:mixtures.ring.gan.modes_captured < 8", ["<"], ["toys:mixtures.ring.gan.modes_captured",
+                                                          "8"])])
+def test_checks_parse(text, ops, operands):
+    got, got_ops = parse_check(text)
+    assert got_ops == ops and [str(o) for o in got] == operands
+
+
+@pytest.mark.parametrize("text", ["a:fid", "a:fid << b:fid", "fid < b:fid", "a: < b:x", ""])
+def test_bad_checks_are_refused(text):
+    with pytest.raises(ValueError):
+        parse_check(text)
+
+
+def test_holds_fails_inconclusive_over_three_seeds():
+    sel = {"a", "b"}
+    holds = _seeds({"a": {"fid": 1}, "b": {"fid": 2}}, {"a": {"fid": 3}, "b": {"fid": 4}},
+                   {"a": {"fid": 1}, "b": {"fid": 9}})
+    r = judge(_claim("a:fid < b:fid"), holds, sel, 3)
+    assert (r["verdict"], r["true_in"], r["seeds"]) == ("holds", 3, [0, 1, 2])
+    assert r["terms"]["a:fid"]["mean"] == pytest.approx(5 / 3)
+    assert r["terms"]["a:fid"]["sd"] == pytest.approx(statistics.stdev([1, 3, 1]))
+    assert judge(_claim("a:fid > b:fid"), holds, sel, 3)["verdict"] == "fails"
+    mixed = _seeds({"a": {"fid": 1}, "b": {"fid": 2}}, {"a": {"fid": 5}, "b": {"fid": 4}},
+                   {"a": {"fid": 1}, "b": {"fid": 9}})
+    r = judge(_claim("a:fid < b:fid"), mixed, sel, 3)
+    assert r["verdict"] == "inconclusive" and r["reason"] == "true in 2 of 3 seeds"
+    ties = _seeds(*[{"a": {"fid": 2}, "b": {"fid": 2}}] * 3)  # a tie is neither way
+    assert judge(_claim("a:fid < b:fid"), ties, sel, 3)["verdict"] == "inconclusive"
+    assert judge(_claim("a:fid <= b:fid"), ties, sel, 3)["verdict"] == "holds"
+
+
+def test_chains_constants_too_few_seeds_and_missing_models():
+    sel = {"p", "v", "g"}
+    s = _seeds(*[{"p": {"nll": 80}, "v": {"nll": 90}, "g": {"nll": 85}}] * 3)
+    r = judge(_claim("p:nll < v:nll < g:nll"), s, sel, 3)
+    assert r["verdict"] == "fails" and r["reason"] == "v:nll > g:nll in all 3 seeds"
+    assert judge(_claim("p:nll <= 80"), s, sel, 3)["verdict"] == "holds"
+    assert judge(_claim("p:nll >= 81"), s, sel, 3)["verdict"] == "fails"
+    one = judge(_claim("p:nll < v:nll"), {0: s[0]}, sel, 3)
+    assert one["verdict"] == "inconclusive" and one["reason"] == "1 seed (a verdict needs 3)"
+    assert one["true_in"] == 1
+    r = judge(_claim("p:nll < x:nll"), s, sel, 3)
+    assert (r["verdict"], r["reason"]) == ("not run", "not selected: x")
+    r = judge(_claim("p:nll < v:fid"), s, sel, 3)
+    assert (r["verdict"], r["reason"]) == ("not run", "no value: v:fid")
+
+
+def test_the_claims_file_is_validated(tmp_path):
+    bad = {"claims": [{"id": "a", "statement": "s", "source": "0", "check": "x:y < z:w"},
+                      {"id": "a", "statement": "s", "source": "0", "check": "x:y < z:w"}]}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(bad))
+    with pytest.raises(ConfigError, match="claim id 'a' appears twice"):
+        load_claims(tmp_path / "c.yaml")
+    bad["claims"] = [{"id": "a", "statement": "s", "source": "0", "check": "x:y <"}]
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(bad))
+    with pytest.raises(ConfigError, match="claim a: check"):
+        load_claims(tmp_path / "c.yaml")
+
+
+def test_every_claim_resolves_on_the_committed_default_run(root):
+    """Each operand names a metric that the default run writes (no 'no value' verdicts), and the
+    file has at least 25 claims."""
+    cf = load_claims(root / "conf" / "claims.yaml")
+    assert len(cf.claims) >= 25
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    models = list(params["models"])
+    per_seed = {0: collect(root / "metrics" / "models", root / "metrics" / "analyses",
+                           root / "metrics" / "toys.json", models)}
+    result = evaluate_claims(cf, per_seed, set(models))
+    assert not [k for k, v in result["claims"].items() if v["verdict"] == "not run"]
+    assert result["summary"]["claims"] == len(cf.claims)
