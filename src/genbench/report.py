@@ -22,7 +22,8 @@ from genbench.doc import Contents, Doc, Heading, Images, Para, Table, fmt, to_ht
 
 COLUMNS = {  # metric key -> column title of the family summary tables, in table order
     "kind": "kind", "fid": "FID ↓", "kid": "KID ↓", "precision": "precision ↑",
-    "recall": "recall ↑", "classes_covered": "classes", "class_kl": "class KL ↓", "is": "IS ↑",
+    "recall": "recall ↑", "classes_covered": "classes", "class_kl": "class KL ↓",
+    "mean_confidence": "confidence ↑", "is": "IS ↑",
     "nll_nats": "NLL nats ↓", "recon_mse": "recon MSE ↓", "class_accuracy": "class acc ↑",
     "code_purity": "code purity ↑", "label_accuracy": "q(y|x) acc ↑",
     "probe_accuracy": "linear probe ↑", "anomaly_auroc": "anomaly AUROC ↑", "seconds": "time s"}
@@ -396,8 +397,10 @@ def _document(params: ReportView, df: pd.DataFrame, details: dict, sections: lis
                  f"{ev['test_accuracy']:.4f}, val accuracy {ev['val_accuracy']:.4f}. Sample "
                  f"metrics use the evaluator's features against the train split; the last row "
                  f"of each table, '{FLOOR}', scores held-out real images (val+test) like "
-                 f"samples: the floor. NLL is per image on the test split; 'time s' = train + "
-                 f"sample + evaluate."), Contents())
+                 f"samples: the floor. NLL is per image on the test split; 'confidence' = the "
+                 f"evaluator's mean top-class probability on the samples (samples that read as "
+                 f"digits score near the real images'); 'time s' = train + sample + evaluate."),
+            Contents())
     if claims:
         doc.add(*_claims_blocks(claims))
     doc.add(Heading(2, "Summary"))
