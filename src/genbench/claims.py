@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from genbench.core.errors import ConfigError
+from genbench.tracking import flatten  # MLflow itself is imported only to log
 
 OPS = {"<": lambda a, b: a < b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b,
        ">=": lambda a, b: a >= b}
@@ -106,16 +107,6 @@ def load_claims(path: Path | str) -> ClaimsFile:
         except ValueError as err:
             raise ConfigError(f"{path}: claim {c.id}: check {err}") from None
     return cf
-
-
-def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out.update(flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def _value(metrics: dict[str, dict], o: Operand) -> float | None:
