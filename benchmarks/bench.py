@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from genbench.core import engine, transforms  # noqa: E402
 from genbench.core import precision as P  # noqa: E402
-from genbench.core.config import EngineConfig  # noqa: E402
+from genbench.core.config import EngineConfig, read_model_conf  # noqa: E402
 from genbench.core.data import Split  # noqa: E402
 from genbench.core.registry import model_class  # noqa: E402
 from genbench.evaluator import ClassifierTrainer  # noqa: E402
@@ -155,7 +155,7 @@ def main() -> None:
             f"{'bf16 img/s':>11}{'GF/s':>6}{'peak':>6}{'×':>6}  here  auto")
     print(head, flush=True)
     rows = []
-    sections = {f.stem: yaml.safe_load(f.read_text())
+    sections = {f.stem: read_model_conf(f)
                 for f in sorted((ROOT / "conf" / "model").glob("*.yaml"))}
     for name in names:
         section = params["models"].get(name) or sections[name]

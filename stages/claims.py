@@ -9,13 +9,14 @@ def add(p):
     p.add_argument("--metrics", required=True, help="metrics/models")
     p.add_argument("--analyses", required=True, help="metrics/analyses")
     p.add_argument("--toys", required=True, help="metrics/toys.json")
+    p.add_argument("--seeds", required=True, help="metrics/seeds (<model>/<seed>.json)")
     p.add_argument("--out", required=True, help="reports/claims.json")
 
 
 def run(a, params):
     from genbench.claims import run_claims
 
-    run_claims(params, a.claims, a.metrics, a.analyses, a.toys, a.out)
+    run_claims(params, a.claims, a.metrics, a.analyses, a.toys, a.out, a.seeds)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import pytest
 import torch
 import yaml
 
-from genbench.core.config import EngineConfig, load_params
+from genbench.core.config import EngineConfig, load_params, read_model_conf
 from genbench.core.data import Split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +27,7 @@ def params():
 def default_model_section(kind: str) -> dict:
     """The conf/model/<kind>.yaml defaults of a registered kind (every kind has one)."""
     for f in sorted((ROOT / "conf" / "model").glob("*.yaml")):
-        section = yaml.safe_load(f.read_text())
+        section = read_model_conf(f)
         if section.get("kind") == kind:
             return section
     raise AssertionError(f"no conf/model/*.yaml has kind: {kind}")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-import yaml
 from conftest import ROOT, default_model_section, tiny_split
 
 from genbench.core import engine, transforms
 from genbench.core.checkpoint import load_model, save_model
+from genbench.core.config import read_model_conf
 from genbench.core.registry import model_class, registered
 from genbench.models.base import Batch, GenerativeModel
 
@@ -24,7 +24,7 @@ CHEAP = {"ais_betas": 20, "ais_runs": 4, "sample_steps": 3, "burn_in": 3, "iwae_
 
 
 def variant_section(name: str) -> dict:
-    return yaml.safe_load((ROOT / "conf" / "model" / f"{name}.yaml").read_text())
+    return read_model_conf(ROOT / "conf" / "model" / f"{name}.yaml")
 
 
 def cheap_section(name: str) -> dict:

@@ -77,7 +77,8 @@ def ran_stages(out: str) -> set[str]:
 
 def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
     models = one_model_per_kind(root)
-    overrides = ["data=digits", "budget=smoke", f"model=[{','.join(models)}]"]
+    # one extra seed keeps CI short (a verdict needs 3 seeds: here the stages must only run)
+    overrides = ["data=digits", "budget=smoke", f"model=[{','.join(models)}]", "seeds=[1]"]
     sh([sys.executable, "-c", "import sys; from genbench.core.config import write_params; "
         "write_params(overrides=sys.argv[1:])", *overrides], repo)
     sh(["git", "commit", "-qam", "digits smoke"], repo)
@@ -85,8 +86,11 @@ def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     assert params["data"]["name"] == "digits" and params["budget"]["name"] == "smoke"
     assert list(params["models"]) == models
+    seeded = list(params["seeded"])
+    assert seeded and set(seeded) < set(models)  # the selected models that claims compare
     stages = ["params", "download", "preprocess", "evaluator", "toys", "claims", "report"] + [
-        f"{s}@{m}" for s in ("train", "sample", "evaluate") for m in models]
+        f"{s}@{m}" for s in ("train", "sample", "evaluate") for m in models] + [
+        f"seed@{m}-1" for m in seeded]
     lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
     assert set(stages) == set(lock)
     logs = repo / ".dvc" / "tmp" / "repro"
@@ -133,7 +137,12 @@ def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
     # the claims table opens the report; on the tiny data every verdict is computed or says why
     assert report.index("## Claims") < report.index("## Summary")
     claims = json.loads((repo / "reports" / "claims.json").read_text())
-    assert claims["summary"]["claims"] >= 25
+    assert claims["summary"]["claims"] >= 25 and claims["summary"]["seeds"] == [0, 1]
+    for m in seeded:  # the extra seed trained the same config with another seed
+        extra = json.loads((repo / "metrics" / "seeds" / m / "1.json").read_text())
+        main = json.loads((repo / "metrics" / "models" / f"{m}.json").read_text())
+        assert extra["seed"] == 1 and set(extra["metrics"]) == set(main), m
+    assert any(len(c.get("seeds", [])) == 2 for c in claims["claims"].values())
     assert all(c["verdict"] in ("holds", "fails", "inconclusive", "not run")
                for c in claims["claims"].values())
     for section in ("## Analyses", "## Few-label fine-tuning", "## One-class anomaly detection"):
@@ -173,8 +182,8 @@ def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
     # again): only its chain and the report rerun
     out = sh(["dvc", "exp", "run", *(f"-S{o}" for o in overrides), "-S",
               "models.vae.latent_dim=8"], repo)
-    assert ran_stages(out) == {"params", "train@vae", "sample@vae", "evaluate@vae", "claims",
-                               "report"}
+    assert ran_stages(out) == {"params", "train@vae", "sample@vae", "evaluate@vae",
+                               "seed@vae-1", "claims", "report"}
 
     # dropping models: the report lists only the selected one, stale outputs do not leak
     sh(["dvc", "exp", "run", "-S", "data=digits", "-S", "budget=smoke", "-S", "model=[pca]"], repo)

@@ -179,6 +179,22 @@ def collect(metrics_dir: Path, analyses_dir: Path, toys: Path | None,
     return out
 
 
+def collect_seeds(seeds_dir: Path, seeded, seeds) -> dict[int, dict[str, dict]]:
+    """The extra seeds' metrics ({seed: {model: flat metrics and analyses}}) of the seeded
+    models (metrics/seeds/<model>/<seed>.json, written by the seed stages). A model without
+    extra seeds is absent from those seeds: a claim over it is judged on fewer seeds."""
+    from genbench.core.io import read_json
+
+    out: dict[int, dict[str, dict]] = {s: {} for s in seeds}
+    for m in seeded:
+        for s in seeds:
+            f = seeds_dir / m / f"{s}.json"
+            if f.exists():
+                r = read_json(f, fix=f"rerun it: dvc repro seed@{m}-{s}")
+                out[s][m] = {**flatten(r["metrics"]), **flatten(r["analyses"])}
+    return out
+
+
 def evaluate_claims(cf: ClaimsFile, per_seed: dict[int, dict[str, dict]],
                     selected: set[str]) -> dict:
     """reports/claims.json: the verdicts and their numbers, and a count per verdict."""
@@ -208,7 +224,7 @@ def log_verdicts(cfg, result: dict, out: Path) -> None:
 
 
 def run_claims(params, claims_file: Path, metrics_dir: Path, analyses_dir: Path,
-               toys: Path | None, out: Path) -> dict:
+               toys: Path | None, out: Path, seeds_dir: Path | None = None) -> dict:
     """The ``claims`` stage on the main chains' metrics (seed ``params.seed``); claims.json
     written atomically, the verdicts logged to MLflow."""
     from genbench.core.io import write_json
@@ -216,6 +232,8 @@ def run_claims(params, claims_file: Path, metrics_dir: Path, analyses_dir: Path,
     cf = load_claims(claims_file)
     models = list(params.models)
     per_seed = {params.seed: collect(Path(metrics_dir), Path(analyses_dir), toys, models)}
+    if seeds_dir is not None:
+        per_seed.update(collect_seeds(Path(seeds_dir), params.seeded, params.seeds))
     result = evaluate_claims(cf, per_seed, set(models))
     write_json(out, result)
     log_verdicts(params.mlflow, result, Path(out))

@@ -70,12 +70,21 @@ def expected_cost(model: str) -> float:
     return cost or 60.0
 
 
-def plan(models: list[str]) -> list[Task]:
+def seed_cost(model: str, seed: int) -> float:
+    """Last run's seconds of the extra seed's stage, else of the model's main chain."""
+    return _seconds(Path("metrics/seeds") / model / f"{seed}.json", "seconds") \
+        or expected_cost(model)
+
+
+def plan(models: list[str], seeded: list[str] = (), seeds: list[int] = ()) -> list[Task]:
     tasks = [Task("params", 1e10, stages=["params"]),  # the views every other stage reads
              Task("evaluator", 1e9, {"params"}, ["download", "preprocess", "evaluator"]),
              Task("toys", 1e8, {"params"}, ["toys"])]  # beside the evaluator
     tasks += [Task(m, expected_cost(m), {"evaluator"},
                    [f"train@{m}", f"sample@{m}", f"evaluate@{m}"]) for m in models]
+    # the extra seeds (stage seed@<model>-<seed>) are independent chains of one stage each
+    tasks += [Task(f"{m}-{s}", seed_cost(m, s), {"evaluator"}, [f"seed@{m}-{s}"])
+              for m in seeded for s in seeds]
     return tasks
 
 
@@ -124,10 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     threads = params["train"].get("threads") or os.cpu_count() or 1
     jobs = a.jobs or max(1, (os.cpu_count() or 1) // threads)
     models = list(params["models"])
+    seeded, seeds = list(params.get("seeded") or {}), list(params.get("seeds") or [])
     t0 = time.perf_counter()
-    print(f"dvc repro: {len(models)} model chains, {jobs} at a time "
-          f"({threads} thread(s) per stage); logs in {LOGS}/", flush=True)
-    done = run_tasks(plan(models), jobs)
+    print(f"dvc repro: {len(models)} model chains and {len(seeded) * len(seeds)} extra-seed "
+          f"stages, {jobs} at a time ({threads} thread(s) per stage); logs in {LOGS}/",
+          flush=True)
+    done = run_tasks(plan(models, seeded, seeds), jobs)
     failed = [t for t, rc in done.items() if rc > 0]
     if failed:
         for t in failed:

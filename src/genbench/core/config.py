@@ -190,6 +190,23 @@ class Params(Section):
     analysis: AnalysisConfig
     toys: ToysConfig
     models: dict[str, dict[str, Any]]
+    # extra training seeds of the models the claims compare (stage seed@<model>-<seed>); the
+    # main chains keep `seed`. `seeded`: those models, one key each, added by their conf/model
+    # file (defaults: /seeded@_global_.seeded.<name>), so only selected models appear.
+    seeds: list[int] = Field(default_factory=list)
+    seeded: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _seeds(self):
+        if len(set(self.seeds)) != len(self.seeds) or any(s < 0 for s in self.seeds):
+            raise ValueError(f"seeds = {self.seeds}: distinct seeds ≥ 0")
+        if self.seed in self.seeds:
+            raise ValueError(f"seeds = {self.seeds}: the main seed {self.seed} runs in the "
+                             f"main chains; list only the extra seeds")
+        extra = sorted(set(self.seeded) - set(self.models))
+        if extra:
+            raise ValueError(f"seeded: {', '.join(extra)} not in models")
+        return self
 
     def model_config_of(self, name: str):
         """The validated typed config of model ``name`` (its class comes from ``kind``)."""
@@ -462,6 +479,14 @@ def load_params(path: Path | str = "params.yaml") -> Params:
         raise ConfigError(f"toys.line2d.loss = {params.toys.line2d.loss!r}: one of "
                           f"{', '.join(GAN_LOSSES)}")
     return params
+
+
+def read_model_conf(path: Path | str) -> dict:
+    """conf/model/<name>.yaml as its ``models.<name>`` section: the file without Hydra's
+    ``defaults`` list (which adds the model to ``seeded``)."""
+    section = yaml.safe_load(Path(path).read_text()) or {}
+    section.pop("defaults", None)
+    return section
 
 
 def compose_params(overrides: list[str] | None = None, conf_dir: Path | str = "conf") -> dict:
