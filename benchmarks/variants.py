@@ -48,6 +48,8 @@ def run_one(run: Path, out: Path, model: str, sets: list[str]) -> None:
     for s in sets:
         _set(raw, s)
     raw["models"] = {model: raw["models"][model]}
+    raw["seeds"], raw["seeded"] = [], {}  # the main seed only (extra seeds: the seed stages)
+    raw["analysis"]["anomaly"]["models"] = []  # it retrains models: not what a variant measures
     d = out / model
     d.mkdir(parents=True, exist_ok=True)
     (d / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))

@@ -8,7 +8,8 @@ import statistics
 import pytest
 import yaml
 
-from genbench.claims import Claim, collect, evaluate_claims, judge, load_claims, parse_check
+from genbench.claims import (Claim, collect, collect_seeds, evaluate_claims, judge, load_claims,
+                             parse_check)
 from genbench.core.errors import ConfigError
 
 
@@ -81,6 +82,24 @@ def test_the_claims_file_is_validated(tmp_path):
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(bad))
     with pytest.raises(ConfigError, match="claim a: check"):
         load_claims(tmp_path / "c.yaml")
+
+
+def test_toys_extra_seeds_are_judged_beside_the_main_seed(tmp_path):
+    """metrics/toys.json keeps the main seed at the top and each extra seed under ``seeds``;
+    a mode-collapse claim is then judged over all of them."""
+    import json
+
+    ring = lambda k: {"mixtures": {"ring": {"gan": {"modes_captured": k}}}}  # noqa: E731
+    toys = tmp_path / "toys.json"
+    toys.write_text(json.dumps({**ring(3), "line2d": {"updates": 1},
+                                "seeds": {"1": ring(5), "2": ring(8)}}))
+    per_seed = {0: collect(tmp_path, tmp_path, toys, [])}
+    per_seed.update(collect_seeds(tmp_path, {}, [1, 2], toys))
+    assert [per_seed[s]["toys"]["mixtures.ring.gan.modes_captured"] for s in (0, 1, 2)] == [3, 5, 8]
+    assert "seeds.1.mixtures.ring.gan.modes_captured" not in per_seed[0]["toys"]
+    c = Claim(id="c", statement="s", source="0", check="toys:mixtures.ring.gan.modes_captured < 8")
+    v = judge(c, per_seed, set(), 3)
+    assert v["verdict"] == "inconclusive" and v["true_in"] == 2
 
 
 def test_every_claim_resolves_on_the_committed_default_run(root):

@@ -132,6 +132,7 @@ def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
                ["anomaly"]["auroc"]) == 10
     toys = json.loads((repo / "metrics" / "toys.json").read_text())
     assert set(toys["mixtures"]) == {"ring", "grid"} and toys["line2d"]["updates"] > 0
+    assert set(toys["seeds"]) == {"1"} and set(toys["seeds"]["1"]["mixtures"]) == {"ring", "grid"}
     assert all(math.isfinite(v) for v in all_numbers(toys))
     assert "## 2-D GAN experiments" in report
     # the claims table opens the report; on the tiny data every verdict is computed or says why
@@ -143,6 +144,7 @@ def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
         main = json.loads((repo / "metrics" / "models" / f"{m}.json").read_text())
         assert extra["seed"] == 1 and set(extra["metrics"]) == set(main), m
     assert any(len(c.get("seeds", [])) == 2 for c in claims["claims"].values())
+    assert claims["claims"]["ring_gan_misses_modes"]["seeds"] == [0, 1]  # toys over seeds too
     assert all(c["verdict"] in ("holds", "fails", "inconclusive", "not run")
                for c in claims["claims"].values())
     for section in ("## Analyses", "## Few-label fine-tuning", "## One-class anomaly detection"):

@@ -175,17 +175,24 @@ def collect(metrics_dir: Path, analyses_dir: Path, toys: Path | None,
                                                      f"evaluate@{m}")))
         out[m] = flat
     if toys is not None and Path(toys).exists():
-        out["toys"] = flatten(read_json(toys, fix="rerun the toys stage: dvc repro toys"))
+        main = read_json(toys, fix="rerun the toys stage: dvc repro toys")
+        out["toys"] = flatten({k: v for k, v in main.items() if k != "seeds"})
     return out
 
 
-def collect_seeds(seeds_dir: Path, seeded, seeds) -> dict[int, dict[str, dict]]:
+def collect_seeds(seeds_dir: Path, seeded, seeds, toys: Path | None = None) -> dict[int, dict[str, dict]]:
     """The extra seeds' metrics ({seed: {model: flat metrics and analyses}}) of the seeded
-    models (metrics/seeds/<model>/<seed>.json, written by the seed stages). A model without
-    extra seeds is absent from those seeds: a claim over it is judged on fewer seeds."""
+    models (metrics/seeds/<model>/<seed>.json, written by the seed stages) and of the toys
+    (their ``seeds`` section). A model without extra seeds is absent from those seeds: a claim
+    over it is judged on fewer seeds."""
     from genbench.core.io import read_json
 
     out: dict[int, dict[str, dict]] = {s: {} for s in seeds}
+    if toys is not None and Path(toys).exists():
+        extra = read_json(toys, fix="rerun the toys stage: dvc repro toys").get("seeds", {})
+        for s in seeds:
+            if str(s) in extra:
+                out[s]["toys"] = flatten(extra[str(s)])
     for m in seeded:
         for s in seeds:
             f = seeds_dir / m / f"{s}.json"
@@ -233,7 +240,7 @@ def run_claims(params, claims_file: Path, metrics_dir: Path, analyses_dir: Path,
     models = list(params.models)
     per_seed = {params.seed: collect(Path(metrics_dir), Path(analyses_dir), toys, models)}
     if seeds_dir is not None:
-        per_seed.update(collect_seeds(Path(seeds_dir), params.seeded, params.seeds))
+        per_seed.update(collect_seeds(Path(seeds_dir), params.seeded, params.seeds, toys))
     result = evaluate_claims(cf, per_seed, set(models))
     write_json(out, result)
     log_verdicts(params.mlflow, result, Path(out))

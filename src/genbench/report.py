@@ -539,4 +539,9 @@ def _mixture_table(toys: dict) -> pd.DataFrame:
                          "modes captured": f"{r['modes_captured']}/{r['modes']}",
                          "high-quality samples": r["high_quality"], "steps": r["steps"],
                          "seconds": r["seconds"]})
+            extra = toys.get("seeds", {})
+            if extra:  # the claims' other seeds, to see how much one seed's count says
+                rows[-1]["modes, other seeds"] = ", ".join(
+                    f"{e['mixtures'][ds][variant]['modes_captured']} (seed {s})"
+                    for s, e in extra.items())
     return pd.DataFrame(rows).set_index(["mixture", "GAN"])

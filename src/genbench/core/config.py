@@ -346,6 +346,7 @@ class EvaluateView(View):
 
 class ToysView(View):
     seed: int = Field(ge=0)
+    seeds: list[int] = Field(default_factory=list)  # the mixtures rerun with each (claims)
     train: JudgeEngine
     toys: ToysConfig
     budget: StepsBudget

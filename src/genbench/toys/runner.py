@@ -76,8 +76,10 @@ def mixture_figure(path: Path, name: str, data: torch.Tensor, samples: dict[str,
     plt.close(fig)
 
 
-def run_mixture(params: ToysView, name: str, variant: str, data: torch.Tensor) -> tuple[dict, torch.Tensor]:
-    """Train one GAN variant on one mixture through the engine; score its samples."""
+def run_mixture(params: ToysView, name: str, variant: str, data: torch.Tensor,
+                seed: int) -> tuple[dict, torch.Tensor]:
+    """Train one GAN variant on one mixture through the engine with ``seed``; score its
+    samples."""
     from genbench.core import engine
     from genbench.core import transforms as T
     from genbench.core.data import Split
@@ -86,20 +88,43 @@ def run_mixture(params: ToysView, name: str, variant: str, data: torch.Tensor) -
     cfg = params.toys.mixtures
     mcfg = model_config(variant, cfg.models[variant],
                         prefix=f"toys.mixtures.models.{variant}")
-    torch.manual_seed(params.seed)
+    torch.manual_seed(seed)
     model = model_class(mcfg.kind)(mcfg, (1, 1, 2), 1)
     steps = min(cfg.steps, params.budget.max_steps or cfg.steps)
     quiet = _toy_engine(params)
     t0 = time.perf_counter()
     engine.fit(model, Split(data.view(-1, 1, 1, 2), torch.zeros(len(data), dtype=torch.long)),
-               transform=T.get("raw"), steps=steps, batch_size=cfg.batch_size, seed=params.seed,
-               engine=quiet, name=f"{name}/{variant}")
+               transform=T.get("raw"), steps=steps, batch_size=cfg.batch_size, seed=seed,
+               engine=quiet, name=f"{name}/{variant}@{seed}")
     model.cpu().eval()
     with torch.no_grad():  # unclamped: the toy data are not images
-        s = model._sample(cfg.samples, torch.Generator().manual_seed(params.seed)).view(-1, 2)
+        s = model._sample(cfg.samples, torch.Generator().manual_seed(seed)).view(-1, 2)
     out = mixtures.mode_metrics(s, name, cfg.min_samples)
+    if mcfg.loss in ("non_saturating", "minimax"):  # D(x) is a probability: compare with D*
+        real, _ = mixtures.sample_mixture(name, cfg.samples,
+                                          torch.Generator().manual_seed(seed + 1_000_003))
+        out.update(discriminator_value(model, real, s, cfg.batch_size))
     out.update(steps=steps, seconds=time.perf_counter() - t0)
     return out, s
+
+
+@torch.no_grad()
+def discriminator_value(model, real: torch.Tensor, fake: torch.Tensor, batch_size: int) -> dict:
+    """The trained discriminator against Goodfellow et al. (2014), Proposition 1 and Theorem 1
+    (seed 003 "optimal discriminator"): where p_g = p_data, D*(x) = 1/2 everywhere and the value
+    V(D, G) = E log D(x) + E log(1 - D(G(z))) = -log 4. ``real``: fresh data points (N, 2),
+    ``fake``: the generator's samples (N, 2); D is applied in training-sized batches (minibatch
+    discrimination looks at the whole batch)."""
+    import torch.nn.functional as F
+
+    def logits(x):  # (N,)
+        x = x.view(-1, 1, 1, 2)
+        return torch.cat([model.disc(b, None)[0].float().view(-1) for b in x.split(batch_size)])
+
+    lr, lf = logits(real), logits(fake)
+    value = (-F.softplus(-lr)).mean() + (-F.softplus(lf)).mean()  # log σ(l), log(1 - σ(l))
+    return {"d_real": float(torch.sigmoid(lr).mean()), "d_fake": float(torch.sigmoid(lf).mean()),
+            "value": float(value)}
 
 
 def _toy_engine(params: ToysView):
@@ -109,7 +134,25 @@ def _toy_engine(params: ToysView):
     return params.train.fp32().model_copy(update={"progress": False})
 
 
+def mixtures_for_seed(params: ToysView, seed: int) -> tuple[dict, dict]:
+    """Every variant on every mixture with one seed (data, init, batches and samples):
+    ({mixture: {variant: metrics}}, {mixture: (data, {variant: samples})})."""
+    cfg = params.toys.mixtures
+    results, drawn = {}, {}
+    for name in cfg.datasets:
+        data, _ = mixtures.sample_mixture(name, cfg.train_points,
+                                          torch.Generator().manual_seed(seed))
+        res, samples = {}, {}
+        for variant in cfg.models:
+            res[variant], samples[variant] = run_mixture(params, name, variant, data, seed)
+        results[name], drawn[name] = res, (data, samples)
+    return results, drawn
+
+
 def toys(params: ToysView, out_metrics, out_dir) -> dict:
+    """The line GAN and the mixtures with ``params.seed`` (figures; ``mixtures`` in the JSON),
+    then the mixtures again with each extra seed (``seeds: {seed: {mixtures: ...}}``: a
+    mode-collapse claim is judged over all of them, as the image models' claims are)."""
     cfg = params.toys
     quiet = _toy_engine(params)
     result: dict = {"mixtures": {}}
@@ -120,14 +163,12 @@ def toys(params: ToysView, out_metrics, out_dir) -> dict:
                                  lc.batch_size, params.seed, quiet, lc.loss)
         line_figure(folder / "line2d.png", model, line)
         result["line2d"] = line
-        for name in cfg.mixtures.datasets:
-            data, _ = mixtures.sample_mixture(name, cfg.mixtures.train_points,
-                                              torch.Generator().manual_seed(params.seed))
-            res, samples = {}, {}
-            for variant in cfg.mixtures.models:
-                res[variant], samples[variant] = run_mixture(params, name, variant, data)
-            mixture_figure(folder / f"{name}.png", name, data, samples, res)
-            result["mixtures"][name] = res
+        result["mixtures"], drawn = mixtures_for_seed(params, params.seed)
+        for name, (data, samples) in drawn.items():
+            mixture_figure(folder / f"{name}.png", name, data, samples, result["mixtures"][name])
+        if params.seeds:
+            result["seeds"] = {str(s): {"mixtures": mixtures_for_seed(params, s)[0]}
+                               for s in params.seeds}
 
     _write_dir_atomically(Path(out_dir), fill)
     write_json(out_metrics, result)
