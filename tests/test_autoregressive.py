@@ -63,6 +63,40 @@ def test_gated_pixelcnn_removes_the_blind_spot_that_plain_pixelcnn_has():
     assert not (allowed(shape) & ~gated).any()
 
 
+def test_the_dependency_analysis_finds_the_blind_spot_and_no_future():
+    """The report's dependency analysis (autograd at one pixel) against the full Jacobian
+    above: plain PixelCNN's blind spot is found, the gated one has none, nothing future."""
+    from genbench.analysis import dependency as DP
+
+    shape, (i, j) = (1, 6, 6), (4, 1)
+    for arch, blind in (("plain", True), ("gated", False)):
+        model = make("pixelcnn", arch, shape)
+        seen = DP.dependency_field(model.logits, torch.rand(8, *shape, dtype=torch.float64), i, j)
+        row = dependencies(model, shape)[i * 6 + j].view(6, 6)  # (H, W)
+        assert torch.equal(seen, row), arch
+        s = DP.field_summary(seen, i, j)
+        assert s["seen_future"] == 0 and (s["blind_spot_pixels"] > 0) == blind, (arch, s)
+
+
+def test_field_summary_by_hand():
+    seen = torch.zeros(5, 5, dtype=torch.bool)
+    seen[0, 1:4] = True  # row 0: cols 1-3
+    seen[1, 1:3] = True  # row 1: cols 1-2 (col 3 missing: a hole in the box rows 0-1 x cols 1-3)
+    seen[2, 0:2] = True  # target (2, 2): left in row
+    s = DP_summary(seen)
+    assert (s["rows_above"], s["cols_left"], s["cols_right"], s["box_above"]) == (2, 1, 1, 6)
+    assert (s["blind_spot_pixels"], s["seen_past"], s["seen_future"]) == (1, 7, 0)
+    assert s["seen_left_in_row"] == 2 and s["past_pixels"] == 12
+    seen[3, 4] = True
+    assert DP_summary(seen)["seen_future"] == 1
+
+
+def DP_summary(seen):
+    from genbench.analysis import dependency as DP
+
+    return DP.field_summary(seen, 2, 2)
+
+
 def test_diagonal_bilstm_sees_all_the_past_but_the_previous_rows_last_pixel():
     """The paper's complete dependency field, up to one pixel: (i-1, W-1) enters the network
     only through features of row i (mask A), which the forward LSTM at (i, j) sees for j ≥ W-4

@@ -8,8 +8,15 @@ import statistics
 import pytest
 import yaml
 
-from genbench.claims import (Claim, collect, collect_seeds, evaluate_claims, judge, load_claims,
-                             parse_check)
+from genbench.claims import (
+    Claim,
+    collect,
+    collect_seeds,
+    evaluate_claims,
+    judge,
+    load_claims,
+    parse_check,
+)
 from genbench.core.errors import ConfigError
 
 
@@ -89,7 +96,7 @@ def test_toys_extra_seeds_are_judged_beside_the_main_seed(tmp_path):
     a mode-collapse claim is then judged over all of them."""
     import json
 
-    ring = lambda k: {"mixtures": {"ring": {"gan": {"modes_captured": k}}}}  # noqa: E731
+    ring = lambda k: {"mixtures": {"ring": {"gan": {"modes_captured": k}}}}
     toys = tmp_path / "toys.json"
     toys.write_text(json.dumps({**ring(3), "line2d": {"updates": 1},
                                 "seeds": {"1": ring(5), "2": ring(8)}}))

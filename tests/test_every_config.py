@@ -46,7 +46,7 @@ def judged(digits_workdir, tmp_path_factory):
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_every_config_trains_samples_and_evaluates(variant, judged):
     w, raw, data = judged
-    raw = {**raw, "models": {variant: cheap_section(variant)}}
+    raw = {**raw, "models": {variant: cheap_section(variant)}, "seeded": {}}
     (w / f"{variant}.yaml").write_text(yaml.safe_dump(raw))
     params = load_params(w / f"{variant}.yaml")
     d = w / variant

@@ -511,6 +511,15 @@ def _analysis_tables(analyses: dict[str, dict]) -> list[tuple[str, str, pd.DataF
                     "classifier on n labelled train images, from the model's (pretrained) "
                     "weights or from a random initialisation; test accuracy, mean ± sd over "
                     "label draws.", t, False))
+    t = AR.dependency_table(analyses)
+    if not t.empty:
+        out.append(("Dependency fields of the autoregressive models", "The input pixels on "
+                    "which the centre pixel's distribution depends (non-zero gradient of its "
+                    "logits on 16 test and 16 noise images). Blind spot: unseen pixels in the "
+                    "rows above inside the bounding box of those it sees — the plain PixelCNN's "
+                    "upper-right hole that the gated PixelCNN's two stacks remove (van den Oord "
+                    "et al. 2016, Fig. 1); the Row LSTM's triangular field shows as one too.",
+                    t, True))
     t = AR.anomaly_table(analyses)
     if not t.empty:
         out.append(("One-class anomaly detection", "AUROC of the reconstruction error when the "

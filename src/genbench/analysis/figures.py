@@ -108,3 +108,20 @@ def latent_figure(path: Path, codes2d: torch.Tensor, y: torch.Tensor, axis_label
     fig.suptitle(title, fontsize=9)
     save_figure(path, fig)
     plt.close(fig)
+
+
+def dependency_figure(path: Path, fmap: torch.Tensor, name: str, summary: dict) -> None:
+    """An autoregressive model's dependency field at one pixel (codes of
+    :func:`genbench.analysis.dependency.field_map`): seen inputs, the blind spot, the target."""
+    plt = _plt()
+    from matplotlib.colors import ListedColormap
+
+    fig, ax = plt.subplots(figsize=(3.4, 3.6))
+    cmap = ListedColormap(["white", "0.35", "orange", "red"])
+    ax.imshow(fmap.numpy(), cmap=cmap, vmin=0, vmax=3)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(f"{name}: inputs the red pixel sees (grey);\nblind spot (orange): "
+                 f"{summary['blind_spot_pixels']} px", fontsize=8)
+    save_figure(path, fig)
+    plt.close(fig)

@@ -82,6 +82,17 @@ def finetune_table(results: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def dependency_table(results: dict[str, dict]) -> pd.DataFrame:
+    """The autoregressive models' dependency fields (:mod:`genbench.analysis.dependency`)."""
+    cols = {"seen_past": "past pixels seen", "past_pixels": "past pixels",
+            "rows_above": "rows above", "cols_left": "cols left", "cols_right": "cols right",
+            "seen_left_in_row": "left in row", "blind_spot_pixels": "blind spot px ↓",
+            "seen_future": "future seen (must be 0)"}
+    rows = {name: {t: r["dependency"][k] for k, t in cols.items()}
+            for name, r in results.items() if isinstance(r.get("dependency"), dict)}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
 def spectra_figure(path: Path, results: dict[str, dict]) -> bool:
     """The encoder-Jacobian spectra of every model, relative to σ₁, on one log plot."""
     import matplotlib
@@ -109,6 +120,6 @@ def spectra_figure(path: Path, results: dict[str, dict]) -> bool:
 def figure_list(figures_dir: Path, name: str) -> list[str]:
     """The analysis figures of a model, in reading order."""
     order = ["interpolation", "interpolation_confidence", "latent", "tangents", "inpainting",
-             "anomaly_auroc"]
+             "anomaly_auroc", "dependency"]
     d = figures_dir / name
     return [f"{o}.png" for o in order if (d / f"{o}.png").exists()]

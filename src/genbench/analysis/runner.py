@@ -1,6 +1,6 @@
-"""The autoencoder analyses of one trained model, run by its ``evaluate@<model>`` stage after
-the metrics: its figures in one folder (swapped in atomically) and its numbers in one metrics
-JSON.
+"""The analyses of one trained model (autoencoders; the autoregressive models' dependency
+field), run by its ``evaluate@<model>`` stage after the metrics: its figures in one folder
+(swapped in atomically) and its numbers in one metrics JSON.
 
 An analysis applies when the model has what it needs: encoder + decoder for interpolation,
 inpainting, the latent pictures and robustness; an encoder for tangents and the probes. The costly
@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from genbench.analysis import anomaly as A
+from genbench.analysis import dependency as DP
 from genbench.analysis import figures as F
 from genbench.analysis import finetune as FT
 from genbench.analysis import inpainting as IP
@@ -32,6 +33,7 @@ from genbench.core.corruptions import CORRUPTIONS
 from genbench.core.errors import ConfigError
 from genbench.core.io import write_json
 from genbench.core.transforms import to_unit
+from genbench.models.autoregressive import AutoregressiveModel
 
 log = logging.getLogger("genbench.analysis")
 SHOW = 8  # examples drawn in the image figures
@@ -222,6 +224,20 @@ def finetune(c: Context) -> dict:
     return out
 
 
+def dependency(c: Context) -> dict:
+    """The trained autoregressive network's dependency field at the centre pixel: 16 test
+    images and 16 uniform-noise images (a union: a unit dead at one input does not hide a
+    connection)."""
+    m = c.model
+    i, j = m.shape[1] // 2, m.shape[2] // 2
+    noise = torch.rand(16, *m.shape, generator=c.generator(9))
+    x = torch.cat([c.xte[c.order[:16]], noise])  # (32, C, H, W) in [0, 1]
+    seen = DP.dependency_field(m.logits, x, i, j)
+    out = DP.field_summary(seen, i, j)
+    F.dependency_figure(c.out / "dependency.png", DP.field_map(seen, i, j), c.name, out)
+    return out
+
+
 # --------------------------------------------------------------------------- the stage
 def _plan(c: Context) -> dict[str, object]:
     """analysis name -> function, or the reason it does not apply."""
@@ -235,6 +251,8 @@ def _plan(c: Context) -> dict[str, object]:
         plan[name] = fn if why is None else why
     plan["robustness"] = robustness if why is None and hasattr(m, "reconstruct") else \
         (why or "no reconstruction")
+    plan["dependency"] = dependency if isinstance(m, AutoregressiveModel) else \
+        "not autoregressive"
     plan["anomaly"] = (anomaly if why is None else why) if c.name in c.cfg.anomaly.models \
         else "not in analysis.anomaly.models"
     plan["finetune"] = (finetune if why is None else why) if c.name in c.cfg.finetune.models \
