@@ -121,3 +121,26 @@ def test_every_claim_resolves_on_the_committed_default_run(root):
     result = evaluate_claims(cf, per_seed, set(models))
     assert not [k for k, v in result["claims"].items() if v["verdict"] == "not run"]
     assert result["summary"]["claims"] == len(cf.claims)
+
+
+def test_report_claims_table_puts_failures_first_and_names_repeated_models():
+    from genbench.report import _claims_blocks, _measured
+
+    def term(*values):
+        return {"values": list(values), "mean": statistics.fmean(values),
+                "sd": statistics.stdev(values) if len(values) > 1 else 0.0}
+
+    check = "cyclegan:model.a_to_b.cycle_l1 < cyclegan:baseline.a_to_b.cycle_l1"
+    c = {"check": check, "terms": {"cyclegan:model.a_to_b.cycle_l1": term(0.02, 0.04),
+                                   "cyclegan:baseline.a_to_b.cycle_l1": term(0.17, 0.17)}}
+    assert _measured(c) == "cyclegan:model.a_to_b.cycle_l1 0.03 ± 0.0141 < " \
+                           "cyclegan:baseline.a_to_b.cycle_l1 0.17 ± 0"
+    c2 = {"check": "gan:fid < 300", "terms": {"gan:fid": term(250.0)}}
+    assert _measured(c2) == "gan 250 < 300"
+    claims = {"summary": {"claims": 3, "holds": 1, "fails": 1, "inconclusive": 1, "not run": 0,
+                          "seeds": [0, 1, 2], "min_seeds": 3},
+              "claims": {k: {"verdict": v, "statement": "s", "check": "gan:fid < 300",
+                             "source": "0", "seeds": [0, 1, 2], "true_in": 1}
+                         for k, v in (("a", "holds"), ("b", "inconclusive"), ("c", "fails"))}}
+    table = _claims_blocks(claims)[2].df
+    assert list(table.index) == ["c", "b", "a"]

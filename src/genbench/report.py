@@ -348,15 +348,19 @@ def _measured(c: dict) -> str:
     if not terms:
         return "–"
     operands, ops = parse_check(c["check"])
+    models = [o.model for o in operands if o.model is not None]
     parts = []
     for o in operands:
         if o.model is None:
-            parts.append(fmt(o.value))
+            parts.append(fmt(int(o.value) if float(o.value).is_integer() else o.value))
             continue
         t = terms[str(o)]
         sd = f" ± {fmt(t['sd'])}" if len(t["values"]) > 1 else ""
         mean = int(t["mean"]) if float(t["mean"]).is_integer() else t["mean"]  # counts
-        parts.append(f"{o.model} {fmt(mean)}{sd}")
+        # a model named twice (toys, cyclegan's model vs baseline): say which of its numbers
+        label = o.model if models.count(o.model) == 1 else \
+            f"{o.model}:{'.'.join(str(o).split(':', 1)[1].split('.')[-3:])}"
+        parts.append(f"{label} {fmt(mean)}{sd}")
     return " ".join(p for pair in zip(parts, [*ops, ""]) for p in pair).strip()
 
 
@@ -365,7 +369,9 @@ def _claims_blocks(claims: dict) -> list:
     s = claims["summary"]
     seeds = ", ".join(map(str, s["seeds"]))
     rows = []
-    for cid, c in claims["claims"].items():
+    order = {"fails": 0, "inconclusive": 1, "holds": 2, "not run": 3}  # what needs a look first
+    for cid, c in sorted(claims["claims"].items(), key=lambda kv: (order.get(kv[1]["verdict"], 4),
+                                                                   kv[0])):
         verdict = c["verdict"]
         if verdict == "inconclusive" and len(c.get("seeds", [])) < s["min_seeds"]:
             n = len(c["seeds"])
@@ -378,7 +384,8 @@ def _claims_blocks(claims: dict) -> list:
             f"{s['fails']} fail, {s['inconclusive']} inconclusive, {s['not run']} not run. "
             f"Seeds: {seeds}. A claim holds when its check is true in every seed (at least "
             f"{s['min_seeds']}), fails when the reverse is true in every seed; 'measured' is "
-            f"the check with its numbers (mean ± sd over seeds). Rule and metric sources: "
+            f"the check with its numbers (mean ± sd over seeds). Failing claims first, then the "
+            f"inconclusive ones. Rule and metric sources: "
             f"src/genbench/claims.py.")
     return [Heading(2, "Claims"), Para(text),
             Table(pd.DataFrame(rows).set_index("claim"), wrap=True)]
