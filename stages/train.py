@@ -14,8 +14,13 @@ def add(p):
 
 
 def run(a, params):
-    from genbench.pipeline.train import train
+    import sys
 
+    from genbench.pipeline.train import parallel_launch, train
+
+    # train.nproc > 1: this script again as torchrun workers (they take the branch below)
+    if parallel_launch(params, a.model, a.data, sys.argv):
+        return
     train(params, a.model, a.data, a.out, a.losses, a.info, a.checkpoint, a.evaluator)
 
 

@@ -125,12 +125,15 @@ def run_tasks(tasks: list[Task], jobs: int) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("-j", "--jobs", type=int, default=None,
-                   help="dvc repro processes at a time (default: CPU cores / train.threads)")
+                   help="dvc repro processes at a time (default: CPU cores / (train.threads "
+                        "x train.nproc))")
     a = p.parse_args(argv)
     import yaml
 
     params = yaml.safe_load(Path("params.yaml").read_text())
-    threads = params["train"].get("threads") or os.cpu_count() or 1
+    # a train stage with train.nproc > 1 is that many processes of `threads` threads each
+    threads = (params["train"].get("threads") or os.cpu_count() or 1) \
+        * params["train"].get("nproc", 1)
     jobs = a.jobs or max(1, (os.cpu_count() or 1) // threads)
     models = list(params["models"])
     seeded, seeds = list(params.get("seeded") or {}), list(params.get("seeds") or [])

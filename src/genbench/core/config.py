@@ -62,6 +62,14 @@ class BudgetConfig(Section):
     max_steps: int | None = Field(default=None, ge=1)  # caps every model's steps; null = their own
     evaluator_epochs: int = Field(ge=1)
     n_samples: int = Field(ge=20)
+    # the datasets a budget is made for (null = any): budget=paper needs the full MNIST
+    data: list[str] | None = None
+    # per-model settings over conf/model/<name>.yaml (steps, batch_size: the papers' schedules),
+    # merged into params' `models` sections when params are validated
+    models: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # every trained model without a step count in `models`: this many passes over the train
+    # split at its batch size (null = its configured steps)
+    epochs: int | None = Field(default=None, ge=1)
 
 
 class EngineConfig(Section):
@@ -76,6 +84,9 @@ class EngineConfig(Section):
     # training steps in fp32, bf16 autocast, or auto: per model kind, what was measured faster
     # without a worse metric (genbench.core.precision.AUTO)
     precision: Literal["auto", "fp32", "bf16"] = "auto"
+    # processes per training (torchrun workers, data-parallel: genbench.core.distributed); the
+    # global batch is models.<m>.batch_size whatever nproc is
+    nproc: int = Field(default=1, ge=1)
 
 
 class MixingConfig(Section):
@@ -195,6 +206,21 @@ class Params(Section):
     # file (defaults: /seeded@_global_.seeded.<name>), so only selected models appear.
     seeds: list[int] = Field(default_factory=list)
     seeded: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _budget(self):
+        b = self.budget
+        if b.data is not None and self.data.name not in b.data:
+            raise ValueError(f"budget = {b.name}: made for data {', '.join(b.data)}, not "
+                             f"{self.data.name} (-S data={b.data[0]})")
+        for name, over in b.models.items():  # the paper's schedule over the lecture-scale one
+            if name in self.models:
+                self.models[name] = {**self.models[name], **over}
+        if b.epochs is not None:  # the epoch rule where no step count is given, at train time
+            for name, section in self.models.items():
+                if "steps" not in b.models.get(name, {}) and section.get("steps"):
+                    section["epochs"] = b.epochs
+        return self
 
     @model_validator(mode="after")
     def _seeds(self):

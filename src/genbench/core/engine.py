@@ -2,7 +2,9 @@
 the objective: a model returns losses per named optimizer group, the engine does the rest —
 device placement, the training precision (fp32 or bf16 autocast, :mod:`genbench.core.precision`),
 batching from the whole split held as one tensor on the device, backward and optimizer steps,
-logging, atomic checkpoints, resume, NaN detection.
+logging, atomic checkpoints, resume, NaN detection — in one process or data-parallel over the
+processes of a ``torchrun`` launch (:mod:`genbench.core.distributed`: each rank trains on its
+shard of the global batch, rank 0 alone writes).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Callable
 
 import torch
 
+from genbench.core import distributed as Dist
 from genbench.core import precision as P
 from genbench.core.config import EngineConfig
 from genbench.core.data import Split
@@ -130,6 +133,8 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
     if engine.threads:
         torch.set_num_threads(engine.threads)
     device = resolve_device(engine.device)
+    if device.type == "cuda" and Dist.world() > 1:  # each rank its own GPU (distributed.init)
+        device = torch.device("cuda", torch.cuda.current_device())
     model.to(device)
     meta = dict(meta or {})
     ckpt_path = Path(ckpt_path) if ckpt_path else None
@@ -149,8 +154,21 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
                                    "rng": _rng_state(device), "history": [row]})
         return FitResult(0, time.perf_counter() - t0, [row], device=str(device))
 
+    step_fn = model.losses
+    if Dist.world() > 1:
+        reason = Dist.blocker(model, device)
+        if reason:
+            from genbench.core.errors import ConfigError
+
+            raise ConfigError(f"{name}: not data-parallel ({reason}); set train.nproc: 1")
+        if batch_size % Dist.world():
+            from genbench.core.errors import ConfigError
+
+            raise ConfigError(f"models.{name}.batch_size = {batch_size}: must be a multiple of "
+                              f"train.nproc ({Dist.world()})")
+        step_fn = Dist.wrap(model, device, len(groups))
     opts = {g: make_optimizer(spec) for g, spec in groups.items()}
-    torch.manual_seed(seed)
+    torch.manual_seed(Dist.rank_seed(seed))
     if getattr(type(model), "on_train_start", None) not in (None, GenerativeModel.on_train_start):
         with torch.no_grad():  # only models that use it: others keep their RNG stream
             model.on_train_start(transform.batch(x_all), y_all)
@@ -161,7 +179,8 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
             model.load_state_dict(ck["model"])
             for g, opt in opts.items():
                 opt.load_state_dict(ck["optimizers"][g])
-            _set_rng_state(ck["rng"], device)
+            # every rank continues its own random stream (a one-process checkpoint has one)
+            _set_rng_state(ck.get("rng_ranks", [ck["rng"]])[Dist.rank()], device)
             start, history, resumed = ck["step"], list(ck["history"]), ck["step"]
             log.warning("%s: resuming from checkpoint step %d (%s)", name, start, ckpt_path)
         else:
@@ -176,7 +195,7 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
     sums: dict[str, torch.Tensor] = {}
     count = 0
     pending: tuple[int, list[tuple[str, torch.Tensor]]] | None = None
-    bar = _progress(steps, start, name, engine.progress)
+    bar = _progress(steps, start, name, engine.progress and Dist.is_main())
 
     def check(step: int, losses: list[tuple[str, torch.Tensor]]) -> None:
         bad = [g for g, loss in losses if not torch.isfinite(loss).item()]
@@ -203,11 +222,11 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
                     for p in all_params:
                         p.requires_grad_(id(p) in mine)
                 for _ in range(spec.steps):
-                    idx = index(b)
+                    idx = Dist.shard(index(b))  # (B / nproc,) this rank's part of the batch
                     b += 1
                     batch = Batch(transform.batch(x_all[idx]), y_all[idx])
                     with P.autocast(precision, device):
-                        out = model.losses(batch, g)
+                        out = step_fn(batch, g)
                     loss = out["loss"]
                     opts[g].zero_grad(set_to_none=True)
                     loss.backward()
@@ -225,6 +244,7 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
             pending = (step, step_losses)
             done = step + 1
             if done % engine.log_every == 0 or done == steps:
+                sums = Dist.mean_over_ranks(sums)  # the global batch's means
                 row = {"step": done, **{k: float(v) / count for k, v in sums.items()}}
                 history.append(row)
                 sums, count = {}, 0
@@ -236,11 +256,15 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
             if ckpt_path and (done % engine.checkpoint_every == 0 or done == steps):
                 check(*pending)  # never write a checkpoint from a diverged state
                 pending = None
-                torch_save(ckpt_path, {
-                    "format": CHECKPOINT_FORMAT, "step": done, "fingerprint": meta.get("fingerprint"),
-                    "meta": meta, "model": model.state_dict(),
-                    "optimizers": {g: o.state_dict() for g, o in opts.items()},
-                    "rng": _rng_state(device), "history": history})
+                rngs = Dist.gather(_rng_state(device))  # every rank takes part
+                if Dist.is_main():
+                    torch_save(ckpt_path, {
+                        "format": CHECKPOINT_FORMAT, "step": done,
+                        "fingerprint": meta.get("fingerprint"), "meta": meta,
+                        "model": model.state_dict(),
+                        "optimizers": {g: o.state_dict() for g, o in opts.items()},
+                        "rng": rngs[0], **({"rng_ranks": rngs} if len(rngs) > 1 else {}),
+                        "history": history})
         if pending is not None:
             check(*pending)
         if hasattr(model, "on_train_end"):

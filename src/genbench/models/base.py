@@ -35,6 +35,9 @@ class TrainableConfig(ModelConfig):
 
     steps: int = Field(ge=1)
     batch_size: int = Field(ge=1)
+    # set by a budget's epoch rule (budget.epochs, e.g. budget=paper): train for this many passes
+    # over the train split instead of `steps`
+    epochs: int | None = Field(default=None, ge=1)
 
 
 class Batch(NamedTuple):
@@ -68,6 +71,9 @@ class GenerativeModel(nn.Module):
     #: True when sampling takes class labels (cGAN, conditional VAE): samples are judged for
     #: class accuracy and test metrics see the labels.
     conditional: ClassVar[bool] = False
+    #: why the model cannot train data-parallel (per-rank state, whole-batch statistics), or
+    #: None: :func:`genbench.core.distributed.blocker` reads it
+    not_data_parallel: ClassVar[str | None] = None
 
     def __init__(self, cfg: ModelConfig, shape: tuple[int, int, int], num_classes: int):
         super().__init__()

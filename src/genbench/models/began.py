@@ -25,6 +25,8 @@ from genbench.nn.gan import Generator
 
 @register("began")
 class BEGAN(GenerativeModel):
+    #: why DDP does not apply (genbench.core.distributed.blocker): trains in one process
+    not_data_parallel = "its equilibrium control k follows each rank's batch"
     class Config(TrainableConfig):
         kind: Literal["began"] = "began"
         z_dim: int = Field(ge=1)

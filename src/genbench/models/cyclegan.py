@@ -29,6 +29,8 @@ from genbench.nn.translation import ImagePool, PatchGAN, ResNetGenerator, check_
 
 @register("cyclegan")
 class CycleGAN(Translator):
+    #: why DDP does not apply (genbench.core.distributed.blocker): trains in one process
+    not_data_parallel = "its image pools of past fakes are per-rank state"
     unpaired = True
 
     class Config(TranslatorConfig):

@@ -33,6 +33,8 @@ from genbench.nn.rbm import RBM, _bernoulli, logmeanexp
 
 @register("dbn")
 class DBN(GenerativeModel):
+    #: why DDP does not apply (genbench.core.distributed.blocker): trains in one process
+    not_data_parallel = "its persistent Gibbs chains are per-rank state"
     class Config(TrainableConfig):
         kind: Literal["dbn"] = "dbn"
         #: [h1, h2]; with ``tie_init`` only [h1]: the top RBM is then the first one upside

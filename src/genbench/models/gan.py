@@ -101,6 +101,12 @@ class GAN(GenerativeModel):
     def input_transform(self) -> str:
         return "symmetric" if self.cfg.output == "tanh" else "unit"
 
+    @property
+    def not_data_parallel(self) -> str | None:  # genbench.core.distributed.blocker
+        if self.cfg.minibatch_kernels:
+            return "minibatch discrimination compares each sample with the whole batch"
+        return None
+
     def optimizer_groups(self):
         c = self.cfg
         opt = c.optimizer

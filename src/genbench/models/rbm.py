@@ -25,6 +25,8 @@ from genbench.nn.rbm import RBM, _bernoulli, logmeanexp
 
 @register("rbm")
 class RBMModel(GenerativeModel):
+    #: why DDP does not apply (genbench.core.distributed.blocker): trains in one process
+    not_data_parallel = "its persistent Gibbs chains are per-rank state"
     class Config(TrainableConfig):
         kind: Literal["rbm"] = "rbm"
         hidden: int = Field(ge=1)

@@ -60,10 +60,55 @@ def images_per_second(result, batch_size: int) -> float | None:
     return ran * batch_size / result.seconds if ran > 0 and result.seconds > 0 else None
 
 
+def parallel_launch(params: TrainView, name: str, processed_dir, argv: list[str]) -> bool:
+    """With ``train.nproc > 1``, run this stage (``argv``: its command line) as that many
+    torchrun workers and return True once they succeeded; False when the caller should train in
+    this process: one process asked, already a worker, or a model that is not data-parallel
+    (logged in one line: :func:`genbench.core.distributed.blocker`)."""
+    import logging
+
+    from genbench.core import distributed as Dist
+    from genbench.core import engine
+    from genbench.core.errors import TrainingError
+
+    nproc = params.train.nproc
+    if nproc == 1 or Dist.under_launcher():
+        return False
+    model = build_model(params, name, D.load_meta(processed_dir))
+    reason = Dist.blocker(model, engine.resolve_device(params.train.device))
+    if reason:
+        logging.getLogger("genbench.train").warning(
+            "%s: trains in 1 process, not train.nproc = %d: not data-parallel (%s)",
+            name, nproc, reason)
+        return False
+    rc = Dist.launch(nproc, argv)
+    if rc:
+        raise TrainingError(f"{name}: {nproc} torchrun workers failed (exit status {rc}; the "
+                            f"failing rank's error is above)")
+    return True
+
+
 def train(params: TrainView, name: str, processed_dir, out_model, out_losses, out_info,
           ckpt_path, evaluator_path=None) -> dict:
     """Stage ``train@<name>``: fit the model through the engine, save it with its loss history
-    (the evaluate stage logs both to MLflow)."""
+    (the evaluate stage logs both to MLflow). In a torchrun worker: join the process group,
+    train data-parallel; rank 0 alone writes the outputs."""
+    from genbench.core import distributed as Dist
+
+    if not Dist.under_launcher():
+        return _train(params, name, processed_dir, out_model, out_losses, out_info, ckpt_path,
+                      evaluator_path)
+    Dist.init(params.train.device)
+    try:
+        return _train(params, name, processed_dir, out_model, out_losses, out_info, ckpt_path,
+                      evaluator_path)
+    finally:
+        Dist.close()
+
+
+def _train(params: TrainView, name: str, processed_dir, out_model, out_losses, out_info,
+           ckpt_path, evaluator_path) -> dict:
+    from genbench.core import distributed as Dist
     from genbench.core import engine
     from genbench.core import precision as P
     from genbench.core.checkpoint import save_model
@@ -75,9 +120,11 @@ def train(params: TrainView, name: str, processed_dir, out_model, out_losses, ou
     train_split = D.load_split(processed_dir, "train")
     _attach_training_inputs(model, processed_dir, evaluator_path)
     steps = getattr(cfg, "steps", 0)
+    batch_size = getattr(cfg, "batch_size", len(train_split))
+    if getattr(cfg, "epochs", None):  # a budget's epoch rule: passes over this split
+        steps = -(-cfg.epochs * len(train_split) // batch_size)
     if params.budget.max_steps and steps:
         steps = min(steps, params.budget.max_steps)
-    batch_size = getattr(cfg, "batch_size", len(train_split))
     if batch_size > len(train_split):
         raise ConfigError(f"models.{name}.batch_size = {batch_size}: must be ≤ the train split "
                           f"size ({len(train_split)})")
@@ -85,19 +132,23 @@ def train(params: TrainView, name: str, processed_dir, out_model, out_losses, ou
     # numerics (precision, thread count)
     precision = P.resolve(params.train.precision, model, engine.resolve_device(params.train.device))
     fp = fingerprint(model.cfg.model_dump(), steps, params.seed, split_fingerprint(processed_dir),
-                     code_fingerprint(), precision, params.train.threads)
+                     code_fingerprint(), precision, params.train.threads,
+                     *([Dist.world()] if Dist.world() > 1 else []))  # nproc 1: as before
     result = engine.fit(model, train_split, transform=T.get(model.input_transform),
                         steps=steps, batch_size=batch_size, seed=params.seed,
                         engine=params.train, name=name, ckpt_path=ckpt_path,
                         meta={"fingerprint": fp, "name": name})
-    save_model(out_model, model.cpu(), name=name, step=result.steps, extra={"fingerprint": fp})
-    _write_history_csv(out_losses, result.history)
     info = {"model": name, "kind": cfg.kind, "seed": params.seed, "steps": result.steps,
             "batch_size": batch_size, "train_seconds": result.seconds, "device": result.device,
             "precision": result.precision, "threads": params.train.threads,
+            **({"nproc": Dist.world()} if Dist.world() > 1 else {}),
             "resumed_from_step": result.resumed_from,
             "images_per_second": images_per_second(result, batch_size),
             "final": {k: v for k, v in (result.history[-1] if result.history else {}).items()
                       if k != "step"}}
+    if not Dist.is_main():
+        return info
+    save_model(out_model, model.cpu(), name=name, step=result.steps, extra={"fingerprint": fp})
+    _write_history_csv(out_losses, result.history)
     write_json(out_info, info)
     return info
