@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export DVC_NO_ANALYTICS := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install repro quickstart exps test test-fast bench params mlflow-ui clean-outputs
+.PHONY: install repro quickstart exps test test-fast bench params mlflow-ui mlflow-server clean-outputs
 
 # The stamp depends on the pins: changing pyproject.toml or requirements.lock reinstalls.
 $(VENV)/.installed: pyproject.toml requirements.lock
@@ -44,3 +44,19 @@ params: install  ## regenerate params.yaml from conf/ (dvc exp run does this its
 
 mlflow-ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1
+
+# A team's tracking server: runs in a database backend store, artifacts under an artifact root
+# that the server serves (clients need no access to its disk). Bound to 127.0.0.1: put it behind
+# an authenticating proxy (or an SSH tunnel) before MLFLOW_HOST=0.0.0.0. Point every stage at it:
+#   export MLFLOW_TRACKING_URI=http://127.0.0.1:5000
+MLFLOW_HOST ?= 127.0.0.1
+MLFLOW_PORT ?= 5000
+MLFLOW_BACKEND ?= sqlite:///$(CURDIR)/mlflow-server/mlflow.db
+MLFLOW_ARTIFACTS ?= $(CURDIR)/mlflow-server/artifacts
+MLFLOW_WORKERS ?= 2
+mlflow-server: install  ## MLflow tracking server (MLFLOW_BACKEND: e.g. postgresql://user@host/db)
+	mkdir -p $(MLFLOW_ARTIFACTS)
+	$(BIN)/mlflow server --backend-store-uri $(MLFLOW_BACKEND) \
+	  --artifacts-destination $(MLFLOW_ARTIFACTS) --serve-artifacts \
+	  --host $(MLFLOW_HOST) --port $(MLFLOW_PORT) --workers $(MLFLOW_WORKERS)
+

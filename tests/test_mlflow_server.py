@@ -9,13 +9,11 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
-from conftest import train_cmd
+from conftest import ROOT, train_cmd
 
 
 def free_port() -> int:
@@ -35,11 +33,11 @@ def api(base: str, path: str, body: dict | None = None) -> dict:
 @pytest.fixture
 def server(tmp_path):
     port = free_port()
-    mlflow_bin = Path(sys.executable).with_name("mlflow")
+    # what a user runs: `make mlflow-server` (its install step is up to date under `make test`)
     proc = subprocess.Popen(
-        [str(mlflow_bin), "server", "--backend-store-uri", f"sqlite:///{tmp_path}/server.db",
-         "--artifacts-destination", str(tmp_path / "artifacts"), "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1"],
+        ["make", "-s", "mlflow-server", f"MLFLOW_PORT={port}", "MLFLOW_WORKERS=1",
+         f"MLFLOW_BACKEND=sqlite:///{tmp_path}/server.db",
+         f"MLFLOW_ARTIFACTS={tmp_path / 'artifacts'}"], cwd=ROOT,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -9,7 +9,13 @@ store set-up), the train stage then needs none, and the model file holds no run 
 weights give the same bytes. The tracking URI defaults to ``sqlite:///<repo>/mlflow.db`` and artifacts to
 ``<repo>/mlartifacts``, both absolute and built from ``$DVC_ROOT`` so that ``dvc exp run
 --temp/--queue`` runs land in the repository's database, not in a deleted temp copy.
-``$MLFLOW_TRACKING_URI`` overrides the URI (e.g. a tracking server).
+``$MLFLOW_TRACKING_URI`` overrides the URI (e.g. a tracking server: ``make mlflow-server``).
+
+Concurrent writers (``make repro``'s parallel chains, ``dvc queue start -j N``) on the sqlite
+store: the database runs in WAL mode (readers never block the writer; set once, it stays in the
+file), Python's sqlite driver waits up to 5 s for the write lock, and a write that still finds
+the database locked is retried with backoff for up to 5 minutes (:func:`_retrying`). A team shares a tracking
+server instead, whose database serialises writers itself.
 """
 
 from __future__ import annotations
@@ -52,8 +58,42 @@ def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+LOCKED = ("database is locked", "database table is locked")
+
+
+def _retrying(fn, *args, budget_s: float = 300.0, **kwargs):
+    """``fn(*args, **kwargs)``, retried with backoff while sqlite says the database is locked
+    (another process holds the write lock longer than the busy timeout)."""
+    import random
+    import time
+
+    deadline, wait = time.monotonic() + budget_s, 0.05
+    while True:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as err:  # MLflow wraps SQLAlchemy's OperationalError
+            if not any(m in str(err) for m in LOCKED) or time.monotonic() > deadline:
+                raise
+            time.sleep(wait * (1 + random.random()))
+            wait = min(wait * 2, 2.0)
+
+
+def _sqlite_wal(uri: str) -> None:
+    """Put the sqlite store in WAL mode (persistent in the file)."""
+    if not uri.startswith("sqlite:///"):
+        return
+    import sqlite3
+
+    con = sqlite3.connect(uri.removeprefix("sqlite:///"), timeout=30)
+    try:
+        con.execute("PRAGMA journal_mode=WAL")
+    finally:
+        con.close()
+
+
 class Run:
-    """A thin handle over an active MLflow run; a no-op when tracking is disabled."""
+    """A thin handle over an active MLflow run; a no-op when tracking is disabled. Every write
+    is retried while a concurrent writer holds the sqlite lock."""
 
     def __init__(self, mlflow=None, run_id: str | None = None):
         self._m, self.run_id = mlflow, run_id
@@ -63,13 +103,13 @@ class Run:
             flat = {k: str(v)[:6000] for k, v in flatten(params).items()}
             items = list(flat.items())
             for i in range(0, len(items), 90):  # MLflow takes at most 100 params per batch
-                self._m.log_params(dict(items[i:i + 90]))
+                _retrying(self._m.log_params, dict(items[i:i + 90]))
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         if self._m:
             clean = {k.replace("/", "."): float(v) for k, v in metrics.items()
                      if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "step"}
-            self._m.log_metrics(clean, step=step)
+            _retrying(self._m.log_metrics, clean, step=step)
 
     def log_history(self, points: list[tuple[int, str, float]]) -> None:
         """Metric points ``(step, key, value)`` in batches (one call per point would be one
@@ -83,7 +123,7 @@ class Run:
             client = self._m.MlflowClient()
             ms = [Metric(k.replace("/", "."), v, now, step) for step, k, v in points]
             for i in range(0, len(ms), 1000):  # MLflow's limit per batch
-                client.log_batch(self.run_id, metrics=ms[i:i + 1000])
+                _retrying(client.log_batch, self.run_id, metrics=ms[i:i + 1000])
 
     def log_artifact(self, path: Path | str, folder: str | None = None) -> None:
         if self._m:
@@ -95,7 +135,7 @@ class Run:
 
     def set_tags(self, tags: dict[str, str]) -> None:
         if self._m:
-            self._m.set_tags(tags)
+            _retrying(self._m.set_tags, tags)
 
 
 def _experiment_id(mlflow, cfg: MlflowConfig) -> str:
@@ -162,6 +202,7 @@ def run(cfg: MlflowConfig, *, model: str, kind: str, run_id: str | None = None) 
     mlflow.set_tracking_uri(uri)
     with _sqlite_setup_lock(uri):  # stages side by side: one creates the tables, not two
         exp_id = _experiment_id(mlflow, cfg)
+        _sqlite_wal(uri)
         if run_id is not None:
             try:
                 mlflow.get_run(run_id)
@@ -170,14 +211,14 @@ def run(cfg: MlflowConfig, *, model: str, kind: str, run_id: str | None = None) 
         exp_name = os.environ.get("DVC_EXP_NAME", "workspace")
         _end_stale_runs(mlflow, exp_id, model, exp_name)
         tags = {"genbench.model": model, "genbench.kind": kind, "dvc.exp_name": exp_name}
-        active = mlflow.start_run(run_id=run_id, experiment_id=exp_id,
+        active = _retrying(mlflow.start_run, run_id=run_id, experiment_id=exp_id,
                                   run_name=None if run_id else f"{model}@{exp_name}", tags=tags)
     status = "FAILED"
     try:
         yield Run(mlflow, active.info.run_id)
         status = "FINISHED"
     finally:
-        mlflow.end_run(status=status)
+        _retrying(mlflow.end_run, status=status)
 
 
 def _history(losses_csv: Path) -> list[tuple[int, str, float]]:
@@ -203,7 +244,8 @@ def log_model_run(cfg: MlflowConfig, *, model: str, record: dict, train_info: di
             return None
         r.log_params({"model": record["config"], "seed": train_info.get("seed"),
                       "train": {k: train_info.get(k) for k in
-                                ("steps", "batch_size", "precision", "threads", "device")}})
+                                ("steps", "batch_size", "precision", "threads", "nproc",
+                                 "device")}})
         if losses_csv is not None and Path(losses_csv).exists():
             r.log_history(_history(Path(losses_csv)))
         r.log_metrics({"train_seconds": train_info.get("train_seconds", float("nan")),
