@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -180,6 +181,19 @@ def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
     # nothing changed: a second repro runs nothing
     assert not ran_stages(sh(["dvc", "repro"], repo))
 
+    # a team's results without retraining: `dvc push` to a remote (a local folder here), a
+    # fresh clone pulls every output (checkpoints included) and its `dvc repro` runs nothing
+    sh(["dvc", "remote", "add", "-d", "shared", str(tmp_path / "remote")], repo)
+    sh(["git", "add", "-A"], repo)
+    sh(["git", "commit", "-qm", "results"], repo)
+    sh(["dvc", "push"], repo)
+    clone = tmp_path / "clone"
+    sh(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    sh(["dvc", "pull"], clone)
+    assert (clone / "checkpoints" / f"{models[0]}.pt").exists()
+    assert not ran_stages(sh(["dvc", "repro"], clone))
+    assert "up to date" in sh(["dvc", "status"], clone)
+
     # one model's param through `dvc exp run` (Hydra recomposes params.yaml: every override
     # again): only its chain and the report rerun
     out = sh(["dvc", "exp", "run", *(f"-S{o}" for o in overrides), "-S",
@@ -191,3 +205,25 @@ def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
     sh(["dvc", "exp", "run", "-S", "data=digits", "-S", "budget=smoke", "-S", "model=[pca]"], repo)
     summary = json.loads((repo / "reports" / "summary.json").read_text())
     assert set(summary["models"]) == {"pca", "real (held-out)"}
+
+    # parallel experiments: two queued, run by two workers; both succeed and both MLflow runs
+    # are FINISHED in the repository's one database
+    for dim in (4, 6):
+        sh(["dvc", "exp", "run", "--queue", "-n", f"q{dim}", "-S", "data=digits", "-S",
+            "budget=smoke", "-S", "model=[vae]", "-S", "seeds=[]", "-S",
+            f"models.vae.latent_dim={dim}"], repo)
+    sh(["dvc", "queue", "start", "-j", "2"], repo)
+    deadline = time.time() + 900
+    while time.time() < deadline:
+        status = sh(["dvc", "queue", "status"], repo)
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(3)
+    assert status.count("Success") == 2, status
+    client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("genbench")
+    queued = [r for r in client.search_runs([exp.experiment_id], max_results=1000)
+              if r.data.tags.get("dvc.exp_name") in ("q4", "q6")]
+    assert sorted((r.data.tags["dvc.exp_name"], r.data.tags["genbench.model"]) for r in queued
+                  if r.data.tags["genbench.model"] == "vae") == [("q4", "vae"), ("q6", "vae")]
+    assert all(r.info.status == "FINISHED" for r in queued)

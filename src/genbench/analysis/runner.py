@@ -280,6 +280,13 @@ def analyze(params: EvaluateView, name: str, model, kind: str, classifier, train
             result[analysis] = fn(c)
             result["seconds"][analysis] = time.perf_counter() - t0
             log.info("%s: %s done in %.1f s", name, analysis, result["seconds"][analysis])
+        # what ran and what not, beside the figures; also: never an empty folder (`dvc pull`
+        # restores no empty directory, and a missing output would rerun the stage)
+        figures = sorted(f.name for f in folder.iterdir())
+        lines = [f"{name}: {len(figures)} figure(s): {', '.join(figures) or 'none'}"]
+        lines += [f"{a}: ran" for a in result["seconds"]]
+        lines += [f"{a}: skipped ({why})" for a, why in result["skipped"].items()]
+        (folder / "index.txt").write_text("\n".join(lines) + "\n")
 
     D._write_dir_atomically(Path(out_dir), fill)
     write_json(out_metrics, result)
