@@ -8,6 +8,7 @@ def add(p):
     for name in ("metrics", "evaluator", "analyses", "analysis-figures", "toys", "toy-figures",
                  "models", "samples", "md", "html", "figures", "summary", "claims"):
         p.add_argument(f"--{name}", required=True)
+    p.add_argument("--published", help="published numbers (conf/published.yaml)")
 
 
 def run(a, params):
@@ -15,7 +16,7 @@ def run(a, params):
 
     build_report(params, a.metrics, a.evaluator, a.models, a.samples, a.md, a.html, a.figures,
                  a.summary, a.analyses, a.analysis_figures, a.toys, a.toy_figures,
-                 a.claims)
+                 a.claims, a.published)
 
 
 if __name__ == "__main__":

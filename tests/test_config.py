@@ -22,10 +22,49 @@ def test_params_yaml_is_composed_from_conf(root):
 def test_every_conf_option_validates(root, tmp_path):
     for group in ("data", "budget"):
         for f in (root / "conf" / group).glob("*.yaml"):
-            raw = compose_params([f"{group}={f.stem}"], conf_dir=root / "conf")
+            made_for = (yaml.safe_load(f.read_text()) or {}).get("data")  # budget=paper: mnist
+            extra = [f"data={made_for[0]}"] if group == "budget" and made_for else []
+            raw = compose_params([f"{group}={f.stem}", *extra], conf_dir=root / "conf")
             p = tmp_path / f"{group}-{f.stem}.yaml"
             p.write_text(yaml.safe_dump(raw))
             assert load_params(p).data.name == raw["data"]["name"]
+
+
+def test_paper_budget_sets_the_papers_schedules_and_needs_full_mnist(root, tmp_path):
+    raw = compose_params(["budget=paper", "data=mnist"], conf_dir=root / "conf")
+    p = tmp_path / "paper.yaml"
+    p.write_text(yaml.safe_dump(raw))
+    params = load_params(p)
+    vae = params.model_config_of("vae")  # Burda et al. 2016's VAE and schedule
+    assert (vae.batch_size, vae.steps, vae.latent_dim, vae.epochs) == (20, 9_840_000, 50, None)
+    assert params.model_config_of("wgan_gp").d_steps == 5
+    assert params.model_config_of("dcgan").batch_size == 128
+    assert params.model_config_of("dcgan").epochs == 50  # no step count given: the epoch rule
+    assert "epochs" not in params.models["pca"]  # closed form: nothing to count
+    raw = compose_params(["budget=paper"], conf_dir=root / "conf")  # default data: mnist5k
+    p.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"budget = paper: made for data mnist, fashion_mnist, "
+                                          r"not mnist5k \(-S data=mnist\)"):
+        load_params(p)
+
+
+def test_epoch_rule_trains_whole_passes(digits_workdir, tmp_path):
+    """budget.epochs: steps = ceil(epochs x train size / batch size)."""
+    import json
+
+    from conftest import ROOT, train_cmd
+
+    from genbench.core import data as D
+
+    raw = yaml.safe_load((digits_workdir / "params.yaml").read_text())
+    raw["budget"].update({"epochs": 2, "max_steps": None})
+    (digits_workdir / "epochs.yaml").write_text(yaml.safe_dump(raw))
+    cmd = [a.replace("models/vae/", "models/vae-epochs/").replace("vae.pt", "vae-epochs.pt")
+           for a in train_cmd(ROOT, "vae", "epochs.yaml")]
+    subprocess.run(cmd, cwd=digits_workdir, check=True, capture_output=True)
+    info = json.loads((digits_workdir / "models/vae-epochs/train.json").read_text())
+    n = len(D.load_split(digits_workdir / "data/processed", "train"))
+    assert info["steps"] == -(-2 * n // info["batch_size"])
 
 
 def test_multi_model_selection(root):

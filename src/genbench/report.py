@@ -163,6 +163,30 @@ LIKELIHOOD_TEXT = (
     "rather than a half-trained one, the DBN stands for the deep Boltzmann family.")
 
 
+def published_table(df: pd.DataFrame, published: dict) -> pd.DataFrame | None:
+    """Measured test NLL beside the published one (conf/published.yaml) for the selected models
+    that have both; ``gap`` = measured − published (nats; > 0: genbench's is worse)."""
+    rows = []
+    for name, p in (published.get("nll_nats") or {}).items():
+        if name in df.index and "nll_nats" in df.columns and pd.notna(df.at[name, "nll_nats"]):
+            got = float(df.at[name, "nll_nats"])
+            rows.append({"model": name, "test NLL (nats)": got, "published": p["value"],
+                         "gap": got - p["value"], "published setting": p["source"]})
+    return pd.DataFrame(rows).set_index("model") if rows else None
+
+
+def published_text(params) -> str:
+    scale = ("the full MNIST at the papers' schedules: comparable in metric, protocol and scale "
+             "(the architectures are genbench's, except where conf/budget/paper.yaml sets the "
+             "paper's)" if params.data.name == "mnist" and params.budget.name == "paper" else
+             f"data = {params.data.name}, budget = {params.budget.name}: the same metric and "
+             f"protocol as the papers', not the same scale (they trained on 60,000 images for "
+             f"hours to days; for that: dvc exp run -S budget=paper -S data=mnist)")
+    return ("Published test NLLs on binarised MNIST, in nats per image, beside this run's; "
+            f"this run: {scale}. No published FID is comparable: genbench's features are its "
+            f"own classifier's, not Inception-v3's.")
+
+
 def _loss_figure(path: Path, name: str, models_dir: Path) -> bool:
     """Training dynamics, every series of losses.csv: one small panel per loss (their scales
     differ by orders of magnitude: a shared axis flattened the GAN losses next to a
@@ -394,7 +418,8 @@ def _claims_blocks(claims: dict) -> list:
 def _document(params: ReportView, df: pd.DataFrame, details: dict, sections: list,
               analyses: dict, toys: dict | None, has_chart: bool, has_spectra: bool,
               base: Path, out_figures: Path, analysis_figures: Path | None,
-              toy_figures: Path | None, claims: dict | None = None) -> Doc:
+              toy_figures: Path | None, claims: dict | None = None,
+              published: dict | None = None) -> Doc:
     """The whole report as one document; image paths relative to ``base`` (the page's folder)."""
     rel = os.path.relpath(out_figures, base)
     a_rel = os.path.relpath(analysis_figures, base) if analysis_figures else None
@@ -422,6 +447,9 @@ def _document(params: ReportView, df: pd.DataFrame, details: dict, sections: lis
     lik, mix = _likelihood_tables(df)
     if lik is not None:
         doc.add(Heading(2, "Likelihoods"), Para(LIKELIHOOD_TEXT), Table(lik))
+    pub = published_table(df, published or {})
+    if pub is not None:
+        doc.add(Heading(2, "Published numbers"), Para(published_text(params)), Table(pub))
     if mix is not None:
         doc.add(Heading(2, "Markov-chain mixing"),
                 Para("Chains from noise, each state labelled by the evaluator's classifier: a "
@@ -459,7 +487,8 @@ def build_report(params: ReportView, metrics_dir: Path, evaluator_metrics: Path,
                  samples_dir: Path, out_md: Path, out_html: Path, out_figures: Path,
                  out_summary: Path, analyses_dir: Path | None = None,
                  analysis_figures: Path | None = None, toys_metrics: Path | None = None,
-                 toy_figures: Path | None = None, claims: Path | None = None) -> dict:
+                 toy_figures: Path | None = None, claims: Path | None = None,
+                 published: Path | None = None) -> dict:
     """report.md and report.html (one document, :mod:`genbench.doc`), their figures, and the
     DVC metric summary; returns the summary."""
     from genbench.analysis import report as AR
@@ -473,6 +502,7 @@ def build_report(params: ReportView, metrics_dir: Path, evaluator_metrics: Path,
                           analyses)
     toys = read_json(toys_metrics) if toys_metrics and Path(toys_metrics).exists() else None
     verdicts = read_json(claims) if claims and Path(claims).exists() else None
+    reference = _read_published(published) if published else None
     sections, has_chart, has_spectra = [], False, False
 
     def fill(figs: Path) -> None:  # a temp folder swapped in at the end
@@ -488,11 +518,29 @@ def build_report(params: ReportView, metrics_dir: Path, evaluator_metrics: Path,
     for out, render in ((out_md, to_markdown), (out_html, to_html)):
         doc = _document(params, df, details, sections, analyses, toys, has_chart,
                         has_spectra, out.parent, out_figures, analysis_figures, toy_figures,
-                        verdicts)
+                        verdicts, reference)
         write_text(out, render(doc))
     summary = _dvc_summary(df, details["evaluator"], toys)
     write_json(out_summary, summary)
     return summary
+
+
+def _read_published(path: Path | str) -> dict:
+    """conf/published.yaml, checked: ``nll_nats.<model>`` has a number ``value`` and a
+    ``source``; a bad entry is one line naming it."""
+    import yaml
+
+    from genbench.core.errors import ConfigError
+
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"{path}: {err}") from None
+    for name, p in (data.get("nll_nats") or {}).items():
+        if not (isinstance(p, dict) and isinstance(p.get("value"), (int, float))
+                and isinstance(p.get("source"), str)):
+            raise ConfigError(f"{path}: nll_nats.{name} needs a number `value` and a `source`")
+    return data
 
 
 def _analysis_tables(analyses: dict[str, dict]) -> list[tuple[str, str, pd.DataFrame, bool]]:
