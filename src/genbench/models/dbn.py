@@ -164,6 +164,15 @@ class DBN(GenerativeModel):
             total += log_pv - top.free_energy(h1)
         return total / self.cfg.bound_samples + entropy - self.log_z
 
+    def encode(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, H1)
+        """The first layer's hidden means q(h1 | v) (the recognition of the bound): the
+        representation the clustering and probes use."""
+        return self.layers[0].p_h(x.flatten(1))
+
+    def decode(self, h: torch.Tensor) -> torch.Tensor:  # (B, H1) -> (B, C, H, W)
+        """The belief net's downward pass P(v = 1 | h1)."""
+        return self.layers[0].p_v(h).view(-1, *self.shape)
+
     def summary_metrics(self) -> dict[str, float]:
         spread = float(self.log_z_runs.std()) if self.log_z_runs.numel() > 1 else 0.0
         return {"log_z": float(self.log_z), "log_z_std": spread}

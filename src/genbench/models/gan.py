@@ -213,7 +213,14 @@ class GAN(GenerativeModel):
                 for p in self.disc.parameters():
                     p.clamp_(-self.cfg.clip, self.cfg.clip)
 
-    def _sample(self, n, generator, labels=None):
-        z = self.randn(n, self.cfg.z_dim, generator=generator)
+    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` draws of the prior z (n, z_dim): the code space of the arithmetic analysis."""
+        return self.randn(n, self.cfg.z_dim, generator=generator)
+
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """G(z) (with the labels of a conditional GAN) as [0, 1] images. (n, C, H, W)"""
         x = self.gen(z, self._onehot(labels))
         return (x + 1) / 2 if self.cfg.output == "tanh" else x
+
+    def _sample(self, n, generator, labels=None):
+        return self.generate(self.latent(n, generator), labels)

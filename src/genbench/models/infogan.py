@@ -41,6 +41,8 @@ class InfoGAN(GenerativeModel):
         d_dropout: float = Field(default=0.0, ge=0, lt=1)
 
     conditional = True  # sampled per value of the categorical code
+    #: the code space of :meth:`latent` holds the categorical code itself: no label needed
+    generate_uses_labels = False
     #: the "labels" are code values, not classes: judged after a code→class matching
     labels_are_codes: ClassVar[bool] = True
 
@@ -107,6 +109,17 @@ class InfoGAN(GenerativeModel):
         info, acc = self._info_loss(feats, c, cont)
         adv = self.g_loss(fake_logit)
         return {"loss": adv + info, "adv": adv.detach(), "info": info.detach()}
+
+    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` prior draws of the generator's whole input, (z, one-hot c, continuous codes)
+        (n, z_dim + K + U): the code space of the arithmetic analysis."""
+        z = self.randn(n, self.cfg.z_dim, generator=generator)
+        return torch.cat([z, self._codes(n, self.device, None, generator)[2]], 1)
+
+    def generate(self, h: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """G(h) for h from :meth:`latent` (labels unused: c is part of h). (n, C, H, W) [0, 1]"""
+        k = self.cfg.z_dim
+        return (self.gen(h[:, :k], h[:, k:]) + 1) / 2
 
     def _sample(self, n, generator, labels=None):
         z = self.randn(n, self.cfg.z_dim, generator=generator)

@@ -90,6 +90,15 @@ class RBMModel(GenerativeModel):
     def log_likelihood(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B,) nats
         return -self.rbm.free_energy(x.flatten(1)) - self.log_z
 
+    def encode(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, H)
+        """The hidden means P(h = 1 | v): the representation the clustering and probes use."""
+        return self.rbm.p_h(x.flatten(1))
+
+    def decode(self, h: torch.Tensor) -> torch.Tensor:  # (B, H) -> (B, C, H, W)
+        """The visible means P(v = 1 | h) of hidden states or means (the mean-field downward
+        pass: encode then decode is the RBM's one-step reconstruction)."""
+        return self.rbm.p_v(h).view(-1, *self.shape)
+
     def summary_metrics(self) -> dict[str, float]:
         """The AIS log Z and its spread over the repeats (reported next to the NLL)."""
         spread = float(self.log_z_runs.std()) if self.log_z_runs.numel() > 1 else 0.0
