@@ -9,6 +9,9 @@ def add(p):
                  "models", "samples", "md", "html", "figures", "summary", "claims"):
         p.add_argument(f"--{name}", required=True)
     p.add_argument("--published", help="published numbers (conf/published.yaml)")
+    for name in ("cluster", "cluster-figures", "arithmetic", "arithmetic-figures",
+                 "tangent-prop", "text"):  # the toolbox stages' outputs (optional)
+        p.add_argument(f"--{name}")
 
 
 def run(a, params):
@@ -16,7 +19,10 @@ def run(a, params):
 
     build_report(params, a.metrics, a.evaluator, a.models, a.samples, a.md, a.html, a.figures,
                  a.summary, a.analyses, a.analysis_figures, a.toys, a.toy_figures,
-                 a.claims, a.published)
+                 a.claims, a.published,
+                 {"cluster": a.cluster, "cluster_figures": a.cluster_figures,
+                  "arithmetic": a.arithmetic, "arithmetic_figures": a.arithmetic_figures,
+                  "tangent_prop": a.tangent_prop, "text": a.text})
 
 
 if __name__ == "__main__":

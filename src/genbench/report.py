@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from genbench import report_toolbox as RT
 from genbench.core.config import ReportView
 from genbench.core.data import _write_dir_atomically
 from genbench.core.errors import DataError
@@ -240,11 +241,12 @@ def _loss_figure(path: Path, name: str, models_dir: Path) -> bool:
 #: image-to-image translators apart: they are judged on paired test images, not as samplers)
 FAMILIES = {
     "pca": "Linear models and mixtures", "gmm": "Linear models and mixtures",
+    "nmf": "Linear models and mixtures",
     "ae": "Autoencoders",
     "vae": "Variational and adversarial autoencoders",
     "aae": "Variational and adversarial autoencoders",
     "rbm": "Boltzmann machines and Markov chains", "dbn": "Boltzmann machines and Markov chains",
-    "gsn": "Boltzmann machines and Markov chains",
+    "dbm": "Boltzmann machines and Markov chains", "gsn": "Boltzmann machines and Markov chains",
     "pixelcnn": "Autoregressive models", "pixelrnn": "Autoregressive models",
     "gan": "GANs", "began": "GANs", "infogan": "GANs", "progan": "GANs",
     "pix2pix": "Translation models", "srgan": "Translation models",
@@ -419,7 +421,7 @@ def _document(params: ReportView, df: pd.DataFrame, details: dict, sections: lis
               analyses: dict, toys: dict | None, has_chart: bool, has_spectra: bool,
               base: Path, out_figures: Path, analysis_figures: Path | None,
               toy_figures: Path | None, claims: dict | None = None,
-              published: dict | None = None) -> Doc:
+              published: dict | None = None, toolbox: list | None = None) -> Doc:
     """The whole report as one document; image paths relative to ``base`` (the page's folder)."""
     rel = os.path.relpath(out_figures, base)
     a_rel = os.path.relpath(analysis_figures, base) if analysis_figures else None
@@ -474,6 +476,7 @@ def _document(params: ReportView, df: pd.DataFrame, details: dict, sections: lis
                      "`toys.mixtures.min_samples` high-quality points."),
                 Table(_mixture_table(toys)),
                 *(Images([(f"{t_rel}/{ds}.png", ds, None)]) for ds in toys["mixtures"]))
+    doc.add(*(toolbox or []))
     by_name = {name: (d, has_loss) for name, d, has_loss in sections}
     for fam, rows in _by_family(df).items():
         doc.add(Heading(2, f"Models: {fam}"))
@@ -488,9 +491,10 @@ def build_report(params: ReportView, metrics_dir: Path, evaluator_metrics: Path,
                  out_summary: Path, analyses_dir: Path | None = None,
                  analysis_figures: Path | None = None, toys_metrics: Path | None = None,
                  toy_figures: Path | None = None, claims: Path | None = None,
-                 published: Path | None = None) -> dict:
+                 published: Path | None = None, toolbox: dict | None = None) -> dict:
     """report.md and report.html (one document, :mod:`genbench.doc`), their figures, and the
-    DVC metric summary; returns the summary."""
+    DVC metric summary; returns the summary. ``toolbox``: the inputs of
+    :func:`genbench.report_toolbox.blocks` (clustering, arithmetic, tangent prop, text)."""
     from genbench.analysis import report as AR
 
     metrics_dir, evaluator_metrics, models_dir, samples_dir = map(
@@ -516,9 +520,10 @@ def build_report(params: ReportView, metrics_dir: Path, evaluator_metrics: Path,
 
     _write_dir_atomically(out_figures, fill)
     for out, render in ((out_md, to_markdown), (out_html, to_html)):
+        extra = RT.blocks(out.parent, **(toolbox or {}))
         doc = _document(params, df, details, sections, analyses, toys, has_chart,
                         has_spectra, out.parent, out_figures, analysis_figures, toy_figures,
-                        verdicts, reference)
+                        verdicts, reference, extra)
         write_text(out, render(doc))
     summary = _dvc_summary(df, details["evaluator"], toys)
     write_json(out_summary, summary)

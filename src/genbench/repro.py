@@ -7,12 +7,14 @@ targets can share a machine: each waits for the lock (``--wait-for-lock``) inste
 This runner keeps ``jobs`` of them busy:
 
 1. ``params`` (the stage views), then ``download`` → ``preprocess`` → ``evaluator`` beside
-   ``toys`` (needs no data);
+   ``toys`` and ``text`` (they need no data);
 2. then every model's chain ``train@<m>`` → ``sample@<m>`` → ``evaluate@<m>`` (one ``dvc repro
    --single-item`` of the three: DVC write-locks the outputs of every stage it checks, so the
    chains must not check the shared upstream stages again), longest first (last run's times
    from the committed ``train.json``/metrics files), each started as soon as a slot is free;
-3. finally a plain ``dvc repro``: the report, and a check that nothing is left to do.
+3. after every chain, ``cluster``, ``arithmetic`` and ``tangent_prop`` (they read the whole
+   ``models/`` folder);
+4. finally a plain ``dvc repro``: the report, and a check that nothing is left to do.
 
 Every stage uses ``train.threads`` threads (1 by default), so the numbers do not depend on
 ``jobs`` or on which chains ran together: the same outputs as a plain ``dvc repro``. A failed
@@ -79,12 +81,16 @@ def seed_cost(model: str, seed: int) -> float:
 def plan(models: list[str], seeded: list[str] = (), seeds: list[int] = ()) -> list[Task]:
     tasks = [Task("params", 1e10, stages=["params"]),  # the views every other stage reads
              Task("evaluator", 1e9, {"params"}, ["download", "preprocess", "evaluator"]),
-             Task("toys", 1e8, {"params"}, ["toys"])]  # beside the evaluator
+             Task("toys", 1e8, {"params"}, ["toys"]),  # beside the evaluator
+             Task("text", 1e8, {"params"}, ["text"])]  # no data, no evaluator
     tasks += [Task(m, expected_cost(m), {"evaluator"},
                    [f"train@{m}", f"sample@{m}", f"evaluate@{m}"]) for m in models]
     # the extra seeds (stage seed@<model>-<seed>) are independent chains of one stage each
     tasks += [Task(f"{m}-{s}", seed_cost(m, s), {"evaluator"}, [f"seed@{m}-{s}"])
               for m in seeded for s in seeds]
+    # the analyses across models read the whole models/ folder: after every chain
+    tasks += [Task(s, 0.0, {"evaluator", *models}, [s])
+              for s in ("cluster", "arithmetic", "tangent_prop")]
     return tasks
 
 

@@ -21,7 +21,9 @@ server instead, whose database serialises writers itself.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -259,3 +261,23 @@ def log_model_run(cfg: MlflowConfig, *, model: str, record: dict, train_info: di
             r.log_artifacts(figures_dir, "analysis")
         return r.run_id
 
+
+
+def log_stage_run(cfg: MlflowConfig, *, name: str, params: dict, result: dict,
+                  artifacts: list[Path | str] = ()) -> None:
+    """MLflow: one run tagged genbench.model=<name>, genbench.kind=analysis for a stage that
+    is not a model (cluster, arithmetic, tangent_prop, text): its settings as params, every
+    number of its metrics JSON as a metric (flattened keys), the JSON and figures as artifacts."""
+    with run(cfg, model=name, kind="analysis") as r:
+        r.log_params(flatten(params))
+        # MLflow keys: letters, digits, _ - . / : and space ("(baseline)" → "_baseline_")
+        r.log_metrics({re.sub(r"[^/\w.\- :]", "_", k): float(v)
+                       for k, v in flatten(result).items()
+                       if isinstance(v, (int, float)) and not isinstance(v, bool)
+                       and math.isfinite(v)})
+        for a in artifacts:
+            p = Path(a)
+            if p.is_dir():
+                r.log_artifacts(p, p.name)
+            elif p.exists():
+                r.log_artifact(p)

@@ -160,6 +160,53 @@ class AnalysisConfig(Section):
     probe_max_iter: int = Field(default=1000, ge=1)  # logistic regression of the linear probe
 
 
+class ClusterConfig(Section):
+    """Stage ``cluster``: k-means and Ward clustering of pixels, PCA codes and every selected
+    model's codes (its ``encode``), scored against the labels."""
+
+    points: int = Field(default=2000, ge=10)  # test images clustered (Ward needs O(n²) memory)
+    pca_dim: int = Field(default=32, ge=1)  # the PCA baseline's code size
+    kmeans_init: int = Field(default=10, ge=1)  # k-means restarts (the best inertia is kept)
+
+
+class ArithmeticConfig(Section):
+    """Stage ``arithmetic``: attribute vectors in a model's code space (Wu; *Lecture 16*)."""
+
+    models: list[str] = ["vae", "aae", "dcgan", "cgan", "infogan"]  # those selected run
+    codes: int = Field(default=2000, ge=20)  # codes whose mean per class / attribute is taken
+    apply: int = Field(default=100, ge=1)  # new codes per class the vectors are added to
+    thick_quantile: float = Field(default=0.25, gt=0, lt=0.5)  # ink share: thin/thick tails
+
+
+class TangentPropConfig(Section):
+    """Stage ``tangent_prop`` (Simard et al. 1992; seed 002): a classifier trained with a
+    penalty on its outputs' derivatives along tangent vectors, against the same classifier
+    without it."""
+
+    encoder: str = "cae"  # the model whose encoder Jacobian gives the learned tangents
+    tangents: int = Field(default=5, ge=1)  # top right-singular vectors per image
+    labels: list[int] = Field(default=[100, 1000], min_length=1)
+    repeats: int = Field(default=3, ge=1)  # label draws and initialisations per size
+    steps: int = Field(default=300, ge=1)
+    batch_size: int = Field(default=64, ge=1)
+    lr: float = Field(default=1e-3, gt=0)
+    hidden: int = Field(default=256, ge=1)  # the MLP classifier's hidden units
+    weights: list[float] = Field(default=[0.01, 0.1], min_length=1)  # γ values of the penalty
+
+
+class TextConfig(Section):
+    """Stage ``text``: word2vec and doc2vec on the Lee news corpus that gensim ships, judged by
+    the Lee et al. (2005) human document similarities and WordSim-353."""
+
+    vector_size: int = Field(default=100, ge=2)
+    window: int = Field(default=5, ge=1)
+    min_count: int = Field(default=2, ge=1)
+    epochs: int = Field(default=40, ge=1)  # word2vec and doc2vec passes
+    negative: int = Field(default=5, ge=0)
+    infer_epochs: int = Field(default=100, ge=1)  # doc2vec inference passes per test document
+    repeats: int = Field(default=3, ge=1)  # seeds of every model
+
+
 class Line2dConfig(Section):
     steps: int = Field(default=30, ge=1)  # alternating D/G updates
     lr: float = Field(default=0.3, gt=0)  # plain SGD
@@ -200,6 +247,10 @@ class Params(Section):
     mlflow: MlflowConfig
     analysis: AnalysisConfig
     toys: ToysConfig
+    cluster: ClusterConfig = ClusterConfig()
+    arithmetic: ArithmeticConfig = ArithmeticConfig()
+    tangent_prop: TangentPropConfig = TangentPropConfig()
+    text: TextConfig = TextConfig()
     models: dict[str, dict[str, Any]]
     # extra training seeds of the models the claims compare (stage seed@<model>-<seed>); the
     # main chains keep `seed`. `seeded`: those models, one key each, added by their conf/model
@@ -378,6 +429,40 @@ class ToysView(View):
     budget: StepsBudget
 
 
+class ClusterView(View):
+    """The clustering of codes: the selected models (their kinds say which have an encoder)."""
+
+    seed: int = Field(ge=0)
+    train: Device
+    cluster: ClusterConfig
+    models: dict[str, dict[str, Any]]
+    mlflow: MlflowConfig
+
+
+class ArithmeticView(View):
+    seed: int = Field(ge=0)
+    train: Device
+    arithmetic: ArithmeticConfig
+    models: dict[str, dict[str, Any]]
+    mlflow: MlflowConfig
+
+
+class TangentPropView(View):
+    seed: int = Field(ge=0)
+    train: JudgeEngine  # trains a classifier in fp32, as the evaluator
+    tangent_prop: TangentPropConfig
+    budget: StepsBudget
+    models: dict[str, dict[str, Any]]
+    mlflow: MlflowConfig
+
+
+class TextView(View):
+    seed: int = Field(ge=0)
+    text: TextConfig
+    budget: StepsBudget
+    mlflow: MlflowConfig
+
+
 class DataName(Section):
     name: Literal["mnist5k", "digits", "mnist", "fashion_mnist", "cifar10"]
 
@@ -394,7 +479,9 @@ VIEWS: dict[str, type[View]] = {
     "download.json": DownloadView, "preprocess.json": PreprocessView,
     "evaluator.json": EvaluatorView, "train/{model}.json": TrainView,
     "sample/{model}.json": SampleView, "evaluate/{model}.json": EvaluateView,
-    "toys.json": ToysView, "report.json": ReportView}
+    "toys.json": ToysView, "report.json": ReportView, "cluster.json": ClusterView,
+    "arithmetic.json": ArithmeticView, "tangent_prop.json": TangentPropView,
+    "text.json": TextView}
 
 
 def write_views(params: Params, out_dir: Path | str, sources=None) -> list[str]:

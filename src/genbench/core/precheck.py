@@ -81,7 +81,9 @@ def check_model_names(params, conf_dir: Path | str) -> None:
         return
     a = params.analysis
     for key, names in (("analysis.anomaly.models", a.anomaly.models),
-                       ("analysis.finetune.models", a.finetune.models)):
+                       ("analysis.finetune.models", a.finetune.models),
+                       ("arithmetic.models", params.arithmetic.models),
+                       ("tangent_prop.encoder", [params.tangent_prop.encoder])):
         for m in names:
             if m not in known and m not in params.models:
                 raise ConfigError(f"{key}: {m!r} is not a model (conf/model/{m}.yaml does not "
