@@ -79,7 +79,9 @@ def ran_stages(out: str) -> set[str]:
 def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
     models = one_model_per_kind(root)
     # one extra seed keeps CI short (a verdict needs 3 seeds: here the stages must only run)
-    overrides = ["data=digits", "budget=smoke", f"model=[{','.join(models)}]", "seeds=[1]"]
+    # tangent prop's encoder: the AE kind's model CI selects (the default, cae, is a variant)
+    overrides = ["data=digits", "budget=smoke", f"model=[{','.join(models)}]", "seeds=[1]",
+                 "tangent_prop.encoder=ae"]
     sh([sys.executable, "-c", "import sys; from genbench.core.config import write_params; "
         "write_params(overrides=sys.argv[1:])", *overrides], repo)
     sh(["git", "commit", "-qam", "digits smoke"], repo)
@@ -89,7 +91,8 @@ def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
     assert list(params["models"]) == models
     seeded = list(params["seeded"])
     assert seeded and set(seeded) < set(models)  # the selected models that claims compare
-    stages = ["params", "download", "preprocess", "evaluator", "toys", "claims", "report"] + [
+    stages = ["params", "download", "preprocess", "evaluator", "toys", "claims", "report",
+              "cluster", "arithmetic", "tangent_prop", "text"] + [
         f"{s}@{m}" for s in ("train", "sample", "evaluate") for m in models] + [
         f"seed@{m}-1" for m in seeded]
     lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
@@ -148,8 +151,24 @@ def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
     assert claims["claims"]["ring_gan_misses_modes"]["seeds"] == [0, 1]  # toys over seeds too
     assert all(c["verdict"] in ("holds", "fails", "inconclusive", "not run")
                for c in claims["claims"].values())
-    for section in ("## Analyses", "## Few-label fine-tuning", "## One-class anomaly detection"):
-        assert section in report
+    for section in ("## Analyses", "## Few-label fine-tuning", "## One-class anomaly detection",
+                    "## Clustering of representations", "### NMF parts vs PCA components",
+                    "## Code-space arithmetic", "## Tangent prop",
+                    "## Predictive learning on text"):
+        assert section in report, section
+    # the toolbox stages: every encoder's codes clustered, the arithmetic of the selected
+    # latent models, tangent prop with both tangent sources, the text models over seeds
+    cl = json.loads((repo / "metrics" / "cluster.json").read_text())
+    encoders = {"pca", "ae", "vae", "aae", "rbm", "dbn", "dbm", "nmf"} & set(models)
+    assert {"pixels", *encoders} <= set(cl["rows"]) and "gan" in cl["skipped"]
+    assert all(0 <= r[a]["purity"] <= 1 for r in cl["rows"].values() for a in ("kmeans", "ward"))
+    assert (repo / "reports" / "cluster" / "parts.png").stat().st_size > 0
+    ar = json.loads((repo / "metrics" / "arithmetic.json").read_text())
+    assert set(ar["models"]) == set(params["arithmetic"]["models"]) & set(models)
+    tp = json.loads((repo / "metrics" / "tangent_prop.json").read_text())
+    assert tp["variants"][0] == "none" and any(v.startswith("encoder") for v in tp["variants"])
+    tx = json.loads((repo / "metrics" / "text.json").read_text())
+    assert "TF-IDF (baseline)" in tx["document_similarity"] and tx["documents"]["pairs"] == 1225
     summary = json.loads((repo / "reports" / "summary.json").read_text())
     assert all(math.isfinite(v) for v in all_numbers(summary))
     assert set(summary["models"]) == {*models, "real (held-out)"}
@@ -171,12 +190,17 @@ def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
     client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
     exp = client.get_experiment_by_name("genbench")
     runs = client.search_runs([exp.experiment_id])
-    assert sorted(r.data.tags["genbench.model"] for r in runs) == sorted([*models, "claims"])
+    toolbox = ["cluster", "arithmetic", "tangent_prop", "text"]  # the analysis stages' runs
+    assert sorted(r.data.tags["genbench.model"] for r in runs) == sorted([*models, "claims",
+                                                                          *toolbox])
     assert all(r.info.status == "FINISHED" for r in runs)
     verdicts = next(r for r in runs if r.data.tags["genbench.model"] == "claims")
     claims = json.loads((repo / "reports" / "claims.json").read_text())
     assert set(verdicts.data.tags) >= {f"claim.{c}" for c in claims["claims"]}
-    assert all("fid" in r.data.metrics for r in runs if r is not verdicts)  # evaluate logged
+    model_runs = [r for r in runs if r.data.tags["genbench.model"] in models]
+    assert all("fid" in r.data.metrics for r in model_runs)  # evaluate logged
+    stage_runs = [r for r in runs if r.data.tags["genbench.model"] in toolbox]
+    assert all(r.data.tags["genbench.kind"] == "analysis" and r.data.metrics for r in stage_runs)
 
     # nothing changed: a second repro runs nothing
     assert not ran_stages(sh(["dvc", "repro"], repo))
@@ -195,11 +219,12 @@ def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
     assert "up to date" in sh(["dvc", "status"], clone)
 
     # one model's param through `dvc exp run` (Hydra recomposes params.yaml: every override
-    # again): only its chain and the report rerun
+    # again): only its chain, the stages that read every model's file, and the report rerun
     out = sh(["dvc", "exp", "run", *(f"-S{o}" for o in overrides), "-S",
               "models.vae.latent_dim=8"], repo)
     assert ran_stages(out) == {"params", "train@vae", "sample@vae", "evaluate@vae",
-                               "seed@vae-1", "claims", "report"}
+                               "seed@vae-1", "claims", "report", "cluster", "arithmetic",
+                               "tangent_prop"}
 
     # dropping models: the report lists only the selected one, stale outputs do not leak
     sh(["dvc", "exp", "run", "-S", "data=digits", "-S", "budget=smoke", "-S", "model=[pca]"], repo)
