@@ -8,6 +8,8 @@ import logging
 import statistics
 import time
 
+import numpy as np
+
 from genbench import tracking
 from genbench.analysis import text as TX
 from genbench.core.config import TextView
@@ -53,8 +55,7 @@ def text(params: TextView, out_json) -> dict:
             m = TX.doc2vec(train, dm, cfg_run, seed)
             m.random.seed(seed)  # inference's negative samples
             vecs = [m.infer_vector(doc, epochs=cfg.infer_epochs) for doc in test]
-            docs[f"doc2vec {name}"].append(TX.pair_scores(__import__("numpy").array(vecs),
-                                                          human))
+            docs[f"doc2vec {name}"].append(TX.pair_scores(np.array(vecs), human))
         log.info("repeat %d: %s", r, ", ".join(f"{k} {v[-1]['pearson']:.3f}"
                                                 for k, v in docs.items()))
     table = {k: {s: _summary([v[s] for v in runs]) for s in ("pearson", "spearman")}
