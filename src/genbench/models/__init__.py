@@ -4,10 +4,12 @@ from genbench.models import (  # noqa: F401
                              aae,
                              ae,
                              began,
+                             biggan,
                              cyclegan,
                              dbm,
                              dbn,
                              gan,
+                             gan_cls,
                              gmm,
                              gsn,
                              infogan,
@@ -18,7 +20,10 @@ from genbench.models import (  # noqa: F401
                              pixelrnn,
                              progan,
                              rbm,
+                             sagan,
                              srgan,
+                             stackgan,
+                             stylegan,
                              vae,
 )
 from genbench.models.base import Batch, GenerativeModel, ModelConfig, OptimGroup, TrainableConfig
