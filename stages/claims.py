@@ -10,13 +10,14 @@ def add(p):
     p.add_argument("--analyses", required=True, help="metrics/analyses")
     p.add_argument("--toys", required=True, help="metrics/toys.json")
     p.add_argument("--seeds", required=True, help="metrics/seeds (<model>/<seed>.json)")
+    p.add_argument("--gan-studies", default=None, help="metrics/gan_studies.json")
     p.add_argument("--out", required=True, help="reports/claims.json")
 
 
 def run(a, params):
     from genbench.claims import run_claims
 
-    run_claims(params, a.claims, a.metrics, a.analyses, a.toys, a.out, a.seeds)
+    run_claims(params, a.claims, a.metrics, a.analyses, a.toys, a.out, a.seeds, a.gan_studies)
 
 
 if __name__ == "__main__":

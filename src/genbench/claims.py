@@ -42,6 +42,10 @@ class Claim(BaseModel):
     source: str
     check: str
     note: str = ""
+    # seeds a verdict needs for this claim (default: the file's). 1 for a claim about what one
+    # trained model does when sampled (the gan_studies stage's numbers exist for the main seed
+    # only): its verdict is about that model, not about training seeds
+    min_seeds: int | None = Field(default=None, ge=1)
 
 
 class ClaimsFile(BaseModel):
@@ -142,6 +146,7 @@ def judge(claim: Claim, per_seed: dict[int, dict[str, dict]], selected: set[str]
     reversed_pairs = [i for i, op in enumerate(ops)
                       if all(OPS[REVERSE[op]](v[i], v[i + 1]) for v in vals.values())]
     n = len(seeds)
+    min_seeds = claim.min_seeds or min_seeds
     if n < min_seeds:
         verdict, reason = "inconclusive", f"{n} seed{'s' if n > 1 else ''} (a verdict needs " \
                                           f"{min_seeds})"
@@ -160,9 +165,10 @@ def judge(claim: Claim, per_seed: dict[int, dict[str, dict]], selected: set[str]
 
 
 def collect(metrics_dir: Path, analyses_dir: Path, toys: Path | None,
-            models) -> dict[str, dict]:
+            models, studies: Path | None = None) -> dict[str, dict]:
     """One seed's metrics per model: metrics/models/<m>.json and metrics/analyses/<m>.json
-    flattened into one dict (their keys do not overlap), and the toys' as model ``toys``."""
+    flattened into one dict (their keys do not overlap), the model's gan_studies numbers
+    under ``study.`` (metrics/gan_studies.json), and the toys' as model ``toys``."""
     from genbench.core.io import read_json
 
     out: dict[str, dict] = {}
@@ -174,6 +180,11 @@ def collect(metrics_dir: Path, analyses_dir: Path, toys: Path | None,
                 flat.update(flatten(read_json(f, fix=f"rerun its evaluate stage: dvc repro "
                                                      f"evaluate@{m}")))
         out[m] = flat
+    if studies is not None and Path(studies).exists():
+        found = read_json(studies, fix="rerun it: dvc repro gan_studies").get("models", {})
+        for m, r in found.items():
+            if m in out:
+                out[m].update(flatten({"study": r}))
     if toys is not None and Path(toys).exists():
         main = read_json(toys, fix="rerun the toys stage: dvc repro toys")
         out["toys"] = flatten({k: v for k, v in main.items() if k != "seeds"})
@@ -231,14 +242,16 @@ def log_verdicts(cfg, result: dict, out: Path) -> None:
 
 
 def run_claims(params, claims_file: Path, metrics_dir: Path, analyses_dir: Path,
-               toys: Path | None, out: Path, seeds_dir: Path | None = None) -> dict:
+               toys: Path | None, out: Path, seeds_dir: Path | None = None,
+               studies: Path | None = None) -> dict:
     """The ``claims`` stage on the main chains' metrics (seed ``params.seed``); claims.json
     written atomically, the verdicts logged to MLflow."""
     from genbench.core.io import write_json
 
     cf = load_claims(claims_file)
     models = list(params.models)
-    per_seed = {params.seed: collect(Path(metrics_dir), Path(analyses_dir), toys, models)}
+    per_seed = {params.seed: collect(Path(metrics_dir), Path(analyses_dir), toys, models,
+                                     studies)}
     if seeds_dir is not None:
         per_seed.update(collect_seeds(Path(seeds_dir), params.seeded, params.seeds, toys))
     result = evaluate_claims(cf, per_seed, set(models))

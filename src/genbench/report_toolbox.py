@@ -140,7 +140,8 @@ def text_blocks(x: dict) -> list:
 
 
 def blocks(base: Path, cluster=None, cluster_figures=None, arithmetic=None,
-           arithmetic_figures=None, tangent_prop=None, text=None) -> list:
+           arithmetic_figures=None, tangent_prop=None, text=None, gan_studies=None,
+           gan_studies_figures=None) -> list:
     """Every section whose input exists; image paths relative to ``base``."""
     def rel(p):
         return os.path.relpath(p, base) if p else "."
@@ -154,4 +155,8 @@ def blocks(base: Path, cluster=None, cluster_figures=None, arithmetic=None,
         out += tangent_prop_blocks(t)
     if (x := _read(text)) is not None:
         out += text_blocks(x)
+    if (g := _read(gan_studies)) is not None:
+        from genbench.report_gans import gan_studies_blocks
+
+        out += gan_studies_blocks(g, rel(gan_studies_figures))
     return out

@@ -12,8 +12,8 @@ This runner keeps ``jobs`` of them busy:
    --single-item`` of the three: DVC write-locks the outputs of every stage it checks, so the
    chains must not check the shared upstream stages again), longest first (last run's times
    from the committed ``train.json``/metrics files), each started as soon as a slot is free;
-3. after every chain, ``cluster``, ``arithmetic`` and ``tangent_prop`` (they read the whole
-   ``models/`` folder);
+3. after every chain, ``cluster``, ``arithmetic``, ``tangent_prop`` and ``gan_studies`` (they
+   read the whole ``models/`` folder); ``captions`` once the data is processed;
 4. finally a plain ``dvc repro``: the report, and a check that nothing is left to do.
 
 Every stage uses ``train.threads`` threads (1 by default), so the numbers do not depend on
@@ -82,7 +82,8 @@ def plan(models: list[str], seeded: list[str] = (), seeds: list[int] = ()) -> li
     tasks = [Task("params", 1e10, stages=["params"]),  # the views every other stage reads
              Task("evaluator", 1e9, {"params"}, ["download", "preprocess", "evaluator"]),
              Task("toys", 1e8, {"params"}, ["toys"]),  # beside the evaluator
-             Task("text", 1e8, {"params"}, ["text"])]  # no data, no evaluator
+             Task("text", 1e8, {"params"}, ["text"]),  # no data, no evaluator
+             Task("captions", 1e8, {"evaluator"}, ["captions"])]  # the processed splits'
     tasks += [Task(m, expected_cost(m), {"evaluator"},
                    [f"train@{m}", f"sample@{m}", f"evaluate@{m}"]) for m in models]
     # the extra seeds (stage seed@<model>-<seed>) are independent chains of one stage each
@@ -90,7 +91,7 @@ def plan(models: list[str], seeded: list[str] = (), seeds: list[int] = ()) -> li
               for m in seeded for s in seeds]
     # the analyses across models read the whole models/ folder: after every chain
     tasks += [Task(s, 0.0, {"evaluator", *models}, [s])
-              for s in ("cluster", "arithmetic", "tangent_prop")]
+              for s in ("cluster", "arithmetic", "tangent_prop", "gan_studies")]
     return tasks
 
 
