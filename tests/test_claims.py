@@ -109,6 +109,27 @@ def test_toys_extra_seeds_are_judged_beside_the_main_seed(tmp_path):
     assert v["verdict"] == "inconclusive" and v["true_in"] == 2
 
 
+def test_study_numbers_join_their_model_and_a_claim_can_need_one_seed(tmp_path):
+    """metrics/gan_studies.json's numbers of model m are m's ``study.`` metrics; a claim with
+    ``min_seeds: 1`` gets a verdict from the main seed alone, the others stay inconclusive."""
+    import json
+
+    (tmp_path / "big.json").write_text(json.dumps({"fid": 10.0}))
+    studies = tmp_path / "gan_studies.json"
+    studies.write_text(json.dumps({"models": {"big": {"study": "truncation", "thresholds": {
+        "0.5": {"precision": 0.9}, "none": {"precision": 0.7}}}, "absent": {"x": 1}}}))
+    per_seed = {0: collect(tmp_path, tmp_path / "none", None, ["big"], studies)}
+    assert per_seed[0]["big"]["study.thresholds.0.5.precision"] == 0.9
+    assert per_seed[0]["big"]["fid"] == 10.0 and "absent" not in per_seed[0]
+    check = "big:study.thresholds.0.5.precision > big:study.thresholds.none.precision"
+    one = Claim(id="c", statement="s", source="0", check=check, min_seeds=1)
+    assert judge(one, per_seed, {"big"}, 3)["verdict"] == "holds"
+    three = Claim(id="c", statement="s", source="0", check=check)
+    assert judge(three, per_seed, {"big"}, 3)["verdict"] == "inconclusive"
+    flipped = Claim(id="c", statement="s", source="0", check=check.replace(">", "<"), min_seeds=1)
+    assert judge(flipped, per_seed, {"big"}, 3)["verdict"] == "fails"
+
+
 def test_every_claim_resolves_on_the_committed_default_run(root):
     """Each operand names a metric that the default run writes (no 'no value' verdicts), and the
     file has at least 25 claims."""
@@ -117,7 +138,8 @@ def test_every_claim_resolves_on_the_committed_default_run(root):
     params = yaml.safe_load((root / "params.yaml").read_text())
     models = list(params["models"])
     per_seed = {0: collect(root / "metrics" / "models", root / "metrics" / "analyses",
-                           root / "metrics" / "toys.json", models)}
+                           root / "metrics" / "toys.json", models,
+                           root / "metrics" / "gan_studies.json")}
     result = evaluate_claims(cf, per_seed, set(models))
     assert not [k for k, v in result["claims"].items() if v["verdict"] == "not run"]
     assert result["summary"]["claims"] == len(cf.claims)

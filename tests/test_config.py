@@ -77,7 +77,7 @@ BAD = [  # (path into params, value, words the one-line error must contain)
     (("models", "vae", "lr"), "fast", ["models.vae.lr", "'fast'", "number"]),
     (("models", "vae", "latent_dim"), 0, ["models.vae.latent_dim", "0", "greater than or equal to 1"]),
     (("models", "vae", "colour"), 3, ["models.vae.colour", "unknown key", "latent_dim"]),
-    (("models", "vae", "kind"), "vea", ["models.vae.kind", "'vea'", "registered", "gan, gmm, gsn, infogan"]),
+    (("models", "vae", "kind"), "vea", ["models.vae.kind", "'vea'", "registered", "gan, gan_cls, gmm, gsn, infogan"]),
     (("models", "dcgan", "loss"), "wasserstien", ["models.dcgan.loss", "non_saturating"]),
     (("budget", "n_samples"), 5, ["budget.n_samples", "5", "greater than or equal to 20"]),
     (("data", "name"), "imagenet", ["data.name", "'imagenet'", "mnist5k"]),

@@ -92,7 +92,7 @@ def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
     seeded = list(params["seeded"])
     assert seeded and set(seeded) < set(models)  # the selected models that claims compare
     stages = ["params", "download", "preprocess", "evaluator", "toys", "claims", "report",
-              "cluster", "arithmetic", "tangent_prop", "text"] + [
+              "cluster", "arithmetic", "tangent_prop", "text", "captions", "gan_studies"] + [
         f"{s}@{m}" for s in ("train", "sample", "evaluate") for m in models] + [
         f"seed@{m}-1" for m in seeded]
     lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
@@ -154,7 +154,8 @@ def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
     for section in ("## Analyses", "## Few-label fine-tuning", "## One-class anomaly detection",
                     "## Clustering of representations", "### NMF parts vs PCA components",
                     "## Code-space arithmetic", "## Tangent prop",
-                    "## Predictive learning on text"):
+                    "## Predictive learning on text", "## Modern GANs",
+                    "Captions are generated from each digit's label"):
         assert section in report, section
     # the toolbox stages: every encoder's codes clustered, the arithmetic of the selected
     # latent models, tangent prop with both tangent sources, the text models over seeds
@@ -169,6 +170,22 @@ def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
     assert tp["variants"][0] == "none" and any(v.startswith("encoder") for v in tp["variants"])
     tx = json.loads((repo / "metrics" / "text.json").read_text())
     assert "TF-IDF (baseline)" in tx["document_similarity"] and tx["documents"]["pairs"] == 1225
+    # issue 18: the captions as data, and every modern GAN's study
+    head = (repo / "data" / "captions" / "train.tsv").read_text().splitlines()
+    assert head[0].split("\t") == ["index", "label", "thickness", "slant", "size", "caption"]
+    assert head[1].split("\t")[-1].startswith("a ")
+    gs = json.loads((repo / "metrics" / "gan_studies.json").read_text())
+    assert {m: r["study"] for m, r in gs["models"].items()} == {
+        "biggan": "truncation", "stylegan": "style", "gan_cls": "text", "stackgan": "text"}
+    assert all(math.isfinite(v) for v in all_numbers(gs))
+    trunc = gs["models"]["biggan"]["thresholds"]
+    assert set(trunc) == {*(f"{t:g}" for t in params["models"]["biggan"]["truncations"]), "none"}
+    assert {"ppl_z", "ppl_w", "pairs_different"} <= set(gs["models"]["stylegan"])
+    assert set(gs["models"]["gan_cls"]["attributes"]) == {"thickness", "slant", "size"}
+    assert "stages" in gs["models"]["stackgan"]
+    for f in ("biggan_truncation_curve", "stylegan_mixing", "gan_cls_interpolation",
+              "stackgan_stages"):
+        assert (repo / "reports" / "gan_studies" / f"{f}.png").stat().st_size > 0
     summary = json.loads((repo / "reports" / "summary.json").read_text())
     assert all(math.isfinite(v) for v in all_numbers(summary))
     assert set(summary["models"]) == {*models, "real (held-out)"}
@@ -190,7 +207,7 @@ def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
     client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
     exp = client.get_experiment_by_name("genbench")
     runs = client.search_runs([exp.experiment_id])
-    toolbox = ["cluster", "arithmetic", "tangent_prop", "text"]  # the analysis stages' runs
+    toolbox = ["cluster", "arithmetic", "tangent_prop", "text", "gan_studies"]  # stage runs
     assert sorted(r.data.tags["genbench.model"] for r in runs) == sorted([*models, "claims",
                                                                           *toolbox])
     assert all(r.info.status == "FINISHED" for r in runs)
@@ -224,7 +241,7 @@ def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
               "models.vae.latent_dim=8"], repo)
     assert ran_stages(out) == {"params", "train@vae", "sample@vae", "evaluate@vae",
                                "seed@vae-1", "claims", "report", "cluster", "arithmetic",
-                               "tangent_prop"}
+                               "tangent_prop", "gan_studies"}
 
     # dropping models: the report lists only the selected one, stale outputs do not leak
     sh(["dvc", "exp", "run", "-S", "data=digits", "-S", "budget=smoke", "-S", "model=[pca]"], repo)
