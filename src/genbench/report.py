@@ -249,6 +249,7 @@ FAMILIES = {
     "dbm": "Boltzmann machines and Markov chains", "gsn": "Boltzmann machines and Markov chains",
     "pixelcnn": "Autoregressive models", "pixelrnn": "Autoregressive models",
     "gan": "GANs", "began": "GANs", "infogan": "GANs", "progan": "GANs",
+    "sagan": "GANs", "biggan": "GANs", "stylegan": "GANs", "gan_cls": "GANs", "stackgan": "GANs",
     "pix2pix": "Translation models", "srgan": "Translation models",
     "cyclegan": "Translation models"}
 FAMILY_ORDER = tuple(dict.fromkeys(FAMILIES.values())) + ("Other models",)
