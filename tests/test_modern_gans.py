@@ -117,7 +117,7 @@ def test_slerp_and_lerp():
     assert torch.allclose(S.slerp(a, b, torch.ones(5)), bn, atol=1e-5)
     mid = S.slerp(a, b, torch.full((5,), 0.3))
     assert torch.allclose(mid.norm(dim=1), torch.ones(5), atol=1e-6)
-    ang = lambda u, v: torch.acos((u * v).sum(1).clamp(-1, 1))  # noqa: E731
+    ang = lambda u, v: torch.acos((u * v).sum(1).clamp(-1, 1))
     assert torch.allclose(ang(an, mid), 0.3 * ang(an, bn), atol=1e-5)  # constant angular speed
     assert torch.allclose(S.lerp(a, b, torch.full((5,), 0.25)), 0.75 * a + 0.25 * b)
 

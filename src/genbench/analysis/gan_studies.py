@@ -12,7 +12,7 @@ and the evaluator; :mod:`genbench.pipeline.gan_studies` runs them per model.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

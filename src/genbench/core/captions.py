@@ -35,7 +35,7 @@ _DIGIT0 = _i
 def measure(x: torch.Tensor) -> dict[str, torch.Tensor]:
     """The raw attributes of images in [0, 1]. (N, 1, H, W) -> {name: (N,)}"""
     m = x.mean(1)  # (N, H, W): grey (the channel mean for colour images)
-    n, h, w = m.shape
+    h, w = m.shape[1:]
     mass = m.sum((1, 2)).clamp_min(1e-6)  # (N,)
     ys = torch.arange(h, dtype=m.dtype, device=m.device)[None, :, None]
     xs = torch.arange(w, dtype=m.dtype, device=m.device)[None, None, :]

@@ -37,8 +37,12 @@ from genbench.core import losses as L
 from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
 from genbench.nn.attention import SelfAttention2d
-from genbench.nn.biggan import (ConditionalBatchNorm2d, orthogonal_penalty, projection_logit,
-                                truncated_normal)
+from genbench.nn.biggan import (
+    ConditionalBatchNorm2d,
+    orthogonal_penalty,
+    projection_logit,
+    truncated_normal,
+)
 from genbench.nn.gan import apply_spectral_norm
 
 BLOCKS = 2  # H/4 -> H/2 -> H

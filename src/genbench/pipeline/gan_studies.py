@@ -43,7 +43,7 @@ BATCH = 500
 def study_of(kind: str) -> str | None:
     """The study a model kind gets, from what its class has; None: no study."""
     cls = model_class(kind)
-    fields = getattr(cls, "Config").model_fields
+    fields = cls.Config.model_fields
     if "truncations" in fields:
         return "truncation"
     if hasattr(cls, "mixed"):
@@ -157,7 +157,7 @@ def style(name: str, model, judge: Judge, out_dir: Path) -> dict:
     m64 = copy.deepcopy(model).double()
     clf64 = copy.deepcopy(judge.extract.clf).double()
     t = torch.rand(n, generator=g, dtype=torch.float64)
-    feats = lambda x: clf64.features_and_logits(x)[0]  # noqa: E731
+    feats = lambda x: clf64.features_and_logits(x)[0]
     eps = cfg.ppl_epsilon
     ppl_z = S.perceptual_path_length(
         S.slerp, (za.double(), zb.double()),
@@ -233,7 +233,9 @@ def text(name: str, model, judge: Judge, out_dir: Path, test: D.Split) -> dict:
             g = torch.Generator().manual_seed(seed + 10 * i + lvl)
             labels = torch.arange(n) % k
             z = model.latent(n, g)
-            x = _batched(lambda zz, yy: model.generate(zz, yy, g, {attr: lvl}), z, labels)
+            fixed = {attr: lvl}
+            x = _batched(lambda zz, yy, g=g, fixed=fixed: model.generate(zz, yy, g, fixed), z,
+                         labels)
             measured = C.levels(C.measure(x), labels, th)[:, i]
             pred = judge.predict(x)
             correct += int((pred == labels).sum())
