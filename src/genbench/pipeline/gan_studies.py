@@ -225,6 +225,7 @@ def text(name: str, model, judge: Judge, out_dir: Path, test: D.Split) -> dict:
                                  "(src/genbench/core/captions.py); generated, not written by "
                                  "people", "attributes": {}}
     real = C.measure(to_unit(test.x))
+    real_lv = C.levels(real, test.y, th)  # (N, A): the test images' own caption levels
     correct = total = 0
     rows, row_labels = [], []
     for i, (attr, names) in enumerate(C.ATTRIBUTES.items()):
@@ -236,15 +237,15 @@ def text(name: str, model, judge: Judge, out_dir: Path, test: D.Split) -> dict:
             fixed = {attr: lvl}
             x = _batched(lambda zz, yy, g=g, fixed=fixed: model.generate(zz, yy, g, fixed), z,
                          labels)
-            measured = C.levels(C.measure(x), labels, th)[:, i]
+            raw = C.measure(x)
+            measured = C.levels(raw, labels, th)[:, i]
             pred = judge.predict(x)
             correct += int((pred == labels).sum())
             total += n
-            real_lv = C.levels(real, test.y, th)[:, i]
             res["levels"][word] = {
                 "agreement": S.attribute_agreement(measured, lvl),
-                "mean_value": float(C.measure(x)[attr].mean()),
-                "real_mean_value": float(real[attr][real_lv == lvl].mean()),
+                "mean_value": float(raw[attr].mean()),
+                "real_mean_value": float(real[attr][real_lv[:, i] == lvl].mean()),
                 "class_accuracy": float((pred == labels).float().mean())}
             rows.append(x[:10])
             row_labels.append(f'"{word}"')
