@@ -36,12 +36,20 @@ def minibatch_stddev(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([x, s], 1)
 
 
+#: the layers whose weight spectral normalisation divides by its largest singular value
+SN_LAYERS = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
+
+
 def apply_spectral_norm(module: nn.Module) -> nn.Module:
-    """Spectral normalisation of every linear and convolutional weight of ``module``."""
+    """Spectral normalisation (Miyato et al. 2018) of every linear, convolutional and transposed
+    convolutional weight of ``module``: W / σ(W), σ by one power iteration per training forward.
+    σ is that of the weight as a matrix with the output channels as rows (torch's
+    ``spectral_norm`` reshapes a transposed convolution's (in, out, k, k) weight along dim 1,
+    its output channels, as the paper's SAGAN/BigGAN code does for every layer)."""
     from torch.nn.utils.parametrizations import spectral_norm
 
     for name, child in module.named_children():
-        if isinstance(child, (nn.Linear, nn.Conv2d)):
+        if isinstance(child, SN_LAYERS):
             setattr(module, name, spectral_norm(child))
         else:
             apply_spectral_norm(child)
