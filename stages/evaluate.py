@@ -19,13 +19,16 @@ def add(p):
     p.add_argument("--figures", required=True, help="folder of the analysis figures")
     p.add_argument("--train-info", help="the train stage's train.json (for the MLflow run)")
     p.add_argument("--losses", help="the train stage's losses.csv (for the MLflow run)")
+    p.add_argument("--curve", help="the train stage's learning-curve snapshots (curve.pt)")
+    p.add_argument("--curve-out", help="the measured learning curve (CSV, a DVC plot)")
 
 
 def run(a, params):
     from genbench.pipeline.evaluate import evaluate
 
     evaluate(params, a.model, a.data, a.evaluator, a.weights, a.samples, a.out,
-             a.unpaired_evaluator, a.grid, a.analyses, a.figures, a.train_info, a.losses)
+             a.unpaired_evaluator, a.grid, a.analyses, a.figures, a.train_info, a.losses,
+             a.curve, a.curve_out)
 
 
 if __name__ == "__main__":

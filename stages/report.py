@@ -10,7 +10,8 @@ def add(p):
         p.add_argument(f"--{name}", required=True)
     p.add_argument("--published", help="published numbers (conf/published.yaml)")
     for name in ("cluster", "cluster-figures", "arithmetic", "arithmetic-figures",
-                 "tangent-prop", "text", "gan-studies", "gan-studies-figures"):  # optional
+                 "tangent-prop", "text", "gan-studies", "gan-studies-figures",
+                 "curves"):  # optional
         p.add_argument(f"--{name}")
 
 
@@ -23,7 +24,8 @@ def run(a, params):
                  {"cluster": a.cluster, "cluster_figures": a.cluster_figures,
                   "arithmetic": a.arithmetic, "arithmetic_figures": a.arithmetic_figures,
                   "tangent_prop": a.tangent_prop, "text": a.text,
-                  "gan_studies": a.gan_studies, "gan_studies_figures": a.gan_studies_figures})
+                  "gan_studies": a.gan_studies, "gan_studies_figures": a.gan_studies_figures},
+                 a.curves)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ def add(p):
     p.add_argument("--info", required=True, help="train summary JSON")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--evaluator", help="classifier file (models with a feature content loss)")
+    p.add_argument("--curve", help="the learning curve's snapshots (train.curve_points states)")
 
 
 def run(a, params):
@@ -21,7 +22,8 @@ def run(a, params):
     # train.nproc > 1: this script again as torchrun workers (they take the branch below)
     if parallel_launch(params, a.model, a.data, sys.argv):
         return
-    train(params, a.model, a.data, a.out, a.losses, a.info, a.checkpoint, a.evaluator)
+    train(params, a.model, a.data, a.out, a.losses, a.info, a.checkpoint, a.evaluator,
+          a.curve)
 
 
 if __name__ == "__main__":

@@ -72,8 +72,8 @@ def test_ae_samples_from_the_gaussian_fitted_to_its_codes():
     with torch.no_grad():
         model.on_train_end(x, torch.zeros(500, dtype=torch.long))
         h = model.encode(x).double()
-    assert torch.allclose(model.code_mean.double(), h.mean(0), atol=1e-5)
-    cov = model.code_chol.double() @ model.code_chol.double().T
+    assert torch.allclose(model.density.means[0].double(), h.mean(0), atol=1e-5)
+    cov = model.density.chols[0].double() @ model.density.chols[0].double().T
     assert torch.allclose(cov, torch.cov(h.T), rtol=1e-3, atol=1e-6)
 
 

@@ -51,15 +51,22 @@ def test_every_config_trains_samples_and_evaluates(variant, judged):
     params = load_params(w / f"{variant}.yaml")
     d = w / variant
     info = train(C.TrainView.of(params, variant), variant, data, d / "model.pt",
-                 d / "losses.csv", d / "train.json", d / "ck.pt", w / "clf.pt")
+                 d / "losses.csv", d / "train.json", d / "ck.pt", w / "clf.pt", d / "curve.pt")
     assert info["steps"] <= params.budget.max_steps and info["precision"] in ("fp32", "bf16")
     s = sample(C.SampleView.of(params), variant, d / "model.pt", d / "samples.pt",
                d / "grid.png", d / "sample.json", data)
     assert s["n"] > 0 and (d / "grid.png").stat().st_size > 0
     out = evaluate(C.EvaluateView.of(params), variant, data, w / "clf.pt", d / "model.pt",
                    d / "samples.pt", d / "metrics.json", w / "unpaired.pt", d / "grid.png",
-                   d / "analyses.json", d / "figures")
+                   d / "analyses.json", d / "figures", curve_path=d / "curve.pt",
+                   out_curve=d / "curve.csv")
     assert {"fid", "kid", "is", "precision", "recall", "classes_covered"} <= set(out)
+    # the gate is judged for every model; the learning curve has its points (none without
+    # training steps), each scored on the curve's samples
+    assert isinstance(out["collapsed"], bool) and out["reads_as_digits"] in (True, False, None)
+    points = params.train.curve_points if info["steps"] else 0
+    rows = (d / "curve.csv").read_text().splitlines()
+    assert out["curve"]["points"] == points == len(rows) - 1, rows
     assert all(math.isfinite(v) for v in all_numbers(out)), out
     analyses = json.loads((d / "analyses.json").read_text())
     assert all(math.isfinite(v) for v in all_numbers(analyses)), analyses

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from test_models import build, variant_section
 
 from genbench.analysis import gan_studies as S
 from genbench.core import captions as C
@@ -216,3 +217,43 @@ def test_matching_aware_loss_is_reeds():
     want = -(torch.log(sig(r)).mean() + 0.5 * (torch.log(1 - sig(w)).mean()
                                                 + torch.log(1 - sig(f)).mean()))
     assert L.d_nonsaturating(r, torch.cat([w, f])).item() == pytest.approx(want.item(), rel=1e-5)
+
+
+#: (config, override, the modules it says it normalises)
+SN_MODELS = [("sagan", {}, ("gen", "disc")), ("sagan_noattn", {}, ("gen", "disc")),
+             ("biggan", {"spectral_norm": True}, ("gen", "disc")),
+             ("dcgan", {"spectral_norm": True}, ("disc",))]
+
+
+@pytest.mark.parametrize("name,override,parts", SN_MODELS, ids=[m[0] for m in SN_MODELS])
+def test_spectral_norm_bounds_every_normalised_layer(name, override, parts):
+    """σ_max = 1 (Miyato et al. 2018) for every Linear, Conv2d and ConvTranspose2d weight of the
+    networks the model says it normalises, as the network uses it (W / σ̂ after the power
+    iterations of training forwards); σ of a transposed convolution's weight with its output
+    channels as rows (the matrix torch's spectral_norm normalises)."""
+    torch.manual_seed(0)
+    section = {**variant_section(name), **override}
+    model = build(section["kind"], (1, 28, 28), section)
+    model.train()
+    g = torch.Generator().manual_seed(0)
+    for _ in range(40):  # power iterations run in training mode, one per forward
+        with torch.no_grad():
+            model._sample(4, g, model.sample_labels(4))
+            x = torch.rand(4, 1, 28, 28) * 2 - 1
+            if name == "biggan":
+                model.disc(x, torch.zeros(4, dtype=torch.long))
+            else:
+                model.disc(x)
+    model.eval()
+    seen = 0
+    for part in parts:
+        for m in getattr(model, part).modules():
+            if not isinstance(m, (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+                continue
+            assert hasattr(m, "parametrizations"), f"{name}.{part}: {m} is not normalised"
+            w = m.weight.detach()  # (out, in, k, k); a transposed conv's is (in, out, k, k)
+            rows = w.movedim(1, 0) if isinstance(m, torch.nn.ConvTranspose2d) else w
+            sigma = float(torch.linalg.matrix_norm(rows.flatten(1), ord=2))
+            assert sigma == pytest.approx(1.0, abs=0.02), f"{name}.{part}: {m} σ_max {sigma}"
+            seen += 1
+    assert seen >= 3

@@ -98,6 +98,35 @@ def class_coverage(pred: torch.Tensor, num_classes: int, min_share: float = 0.01
             "class_hist": [round(float(v), 4) for v in p]}
 
 
+#: the evaluator's mean confidence a model's samples need to "read as digits", per family:
+#: 0.90 where sharp samples are the family's point, 0.85 where blur is its lecture's point (the
+#: autoencoders' mean images, the Boltzmann machines' visible probabilities)
+GATE_CONFIDENCE = {"GANs": 0.90, "Autoregressive models": 0.90, "Translation models": 0.90}
+GATE_CONFIDENCE_BLURRED = 0.85
+GATE_MIN_CLASS_SHARE = 0.03  # every class at least this share of the samples
+GATE_RECALL = 0.3
+COLLAPSED_CLASSES = 9  # fewer classes covered (≥ 1 % of the samples each) = collapsed
+COLLAPSED_RECALL = 0.05
+
+
+def sample_gate(m: dict, family: str, gated: bool = True) -> dict:
+    """The sample-quality gate of a model's metrics ``m`` (the evaluator's judgement of its
+    samples): ``reads_as_digits`` when its mean confidence, smallest class share and recall
+    all reach the family's bar, ``collapsed`` when it covers fewer than 9 classes or its
+    recall is below 0.05, and ``gate``: the bars and which failed. ``gated`` False: a model
+    whose lecture point is a limitation of its samples (linear models, mixtures, 2-D codes):
+    ``reads_as_digits`` is None (not judged), ``collapsed`` is still measured."""
+    need = {"mean_confidence": GATE_CONFIDENCE.get(family, GATE_CONFIDENCE_BLURRED),
+            "min_class_share": GATE_MIN_CLASS_SHARE, "recall": GATE_RECALL}
+    got = {"mean_confidence": m["mean_confidence"], "min_class_share": min(m["class_hist"]),
+           "recall": m["recall"]}
+    failed = [k for k, bar in need.items() if got[k] < bar]
+    collapsed = m["classes_covered"] < COLLAPSED_CLASSES or m["recall"] < COLLAPSED_RECALL
+    return {"reads_as_digits": (not failed) if gated else None, "collapsed": collapsed,
+            "gate": {"applies": gated, "family": family, "bars": need, "values": got,
+                     "failed": failed}}
+
+
 def bits_per_dim(nll_nats: float, dim: int, discrete: bool) -> float:
     """Nats per image -> bits per dimension. Continuous densities on [0,1] pixels are moved to the
     8-bit scale (density on [0,256)^D = density on [0,1)^D / 256^D) so they compare with

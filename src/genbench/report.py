@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from genbench import metrics as M
 from genbench import report_toolbox as RT
 from genbench.core.config import ReportView
 from genbench.core.data import _write_dir_atomically
@@ -22,7 +23,7 @@ from genbench.core.io import read_json, write_json, write_text
 from genbench.doc import Contents, Doc, Heading, Images, Para, Table, fmt, to_html, to_markdown
 
 COLUMNS = {  # metric key -> column title of the family summary tables, in table order
-    "kind": "kind", "fid": "FID ↓", "kid": "KID ↓", "precision": "precision ↑",
+    "kind": "kind", "sample_gate": "reads as digits", "fid": "FID ↓", "kid": "KID ↓", "precision": "precision ↑",
     "recall": "recall ↑", "classes_covered": "classes", "class_kl": "class KL ↓",
     "mean_confidence": "confidence ↑", "is": "IS ↑",
     "nll_nats": "NLL nats ↓", "recon_mse": "recon MSE ↓", "class_accuracy": "class acc ↑",
@@ -63,13 +64,31 @@ def collect(params: ReportView, metrics_dir: Path, evaluator_metrics: Path, mode
             m = {**m, "probe_accuracy": a["probe"]["accuracy_codes"]}
         if "anomaly" in a:
             m = {**m, "anomaly_auroc": a["anomaly"]["mean_auroc"]}
-        rows.append({"model": name, "kind": t["kind"], **m, "seconds": seconds,
+        rows.append({"model": name, "kind": t["kind"], **m, "sample_gate": gate_cell(m),
+                     "seconds": seconds,
                      "train_seconds": t["train_seconds"], "sample_seconds": s["sample_seconds"],
                      "steps": t["steps"]})
         details[name] = {"metrics": m, "train": t, "sample": s}
     ev = _read(evaluator_metrics, "evaluator metrics")
-    rows.append({"model": "real (held-out)", "kind": "floor", **ev["floor"]})
+    floor = ev["floor"]  # the real images meet the strictest bar of the gate
+    rows.append({"model": "real (held-out)", "kind": "floor", **floor,
+                 "sample_gate": gate_cell({**floor, **M.sample_gate(floor, "GANs")})})
     return pd.DataFrame(rows).set_index("model"), {"models": details, "evaluator": ev}
+
+
+def gate_cell(m: dict) -> str:
+    """The sample-quality gate (:func:`genbench.metrics.sample_gate`) in a table cell: a
+    collapsed model first, whatever else it passes."""
+    if "gate" not in m:
+        return ""
+    short = {"mean_confidence": "confidence", "min_class_share": "smallest class",
+             "recall": "recall"}
+    if m["collapsed"]:
+        return "COLLAPSED"
+    if m["reads_as_digits"] is None:
+        return "not gated"
+    return "yes" if m["reads_as_digits"] else \
+        "no: " + ", ".join(short[k] for k in m["gate"]["failed"])
 
 
 #: training-curve columns drawn on the right panel (rates and control variables, not losses)
@@ -237,27 +256,21 @@ def _loss_figure(path: Path, name: str, models_dir: Path) -> bool:
     return True
 
 
-#: kind -> the family section a model is shown in (the lectures' five families, with the
-#: image-to-image translators apart: they are judged on paired test images, not as samplers)
-FAMILIES = {
-    "pca": "Linear models and mixtures", "gmm": "Linear models and mixtures",
-    "nmf": "Linear models and mixtures",
-    "ae": "Autoencoders",
-    "vae": "Variational and adversarial autoencoders",
-    "aae": "Variational and adversarial autoencoders",
-    "rbm": "Boltzmann machines and Markov chains", "dbn": "Boltzmann machines and Markov chains",
-    "dbm": "Boltzmann machines and Markov chains", "gsn": "Boltzmann machines and Markov chains",
-    "pixelcnn": "Autoregressive models", "pixelrnn": "Autoregressive models",
-    "gan": "GANs", "began": "GANs", "infogan": "GANs", "progan": "GANs",
-    "sagan": "GANs", "biggan": "GANs", "stylegan": "GANs", "gan_cls": "GANs", "stackgan": "GANs",
-    "pix2pix": "Translation models", "srgan": "Translation models",
-    "cyclegan": "Translation models"}
-FAMILY_ORDER = tuple(dict.fromkeys(FAMILIES.values())) + ("Other models",)
+#: the family sections in report order (the lectures' five families, with the image-to-image
+#: translators apart: they are judged on paired test images, not as samplers); each model class
+#: declares its own (``GenerativeModel.family``)
+FAMILY_ORDER = ("Linear models and mixtures", "Autoencoders",
+                "Variational and adversarial autoencoders", "Boltzmann machines and Markov chains",
+                "Autoregressive models", "GANs", "Translation models", "Other models")
 FLOOR = "real (held-out)"
 
 
 def family(kind: str) -> str:
-    return FAMILIES.get(kind, "Other models")
+    """The report section of a model kind: what its class declares."""
+    from genbench.core.registry import registered
+
+    cls = registered().get(kind)
+    return cls.family if cls is not None else "Other models"
 
 
 def _by_family(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -321,6 +334,74 @@ def _metric_figure(path: Path, df: pd.DataFrame) -> bool:
         fig.savefig(path, dpi=100, bbox_inches="tight")
         plt.close(fig)
     return True
+
+
+#: learning-curve panels: column of metrics/curves/<model>.csv -> (title, log axis)
+CURVE_PANELS = {"fid": ("FID (curve samples) ↓", True), "recall": ("recall ↑", False),
+                "mean_confidence": ("confidence ↑", False), "nll_nats": ("test NLL nats ↓", False)}
+
+
+def _read_curves(curves_dir: Path | None, names) -> dict[str, pd.DataFrame]:
+    """metrics/curves/<model>.csv of the selected models that have points."""
+    out = {}
+    for name in names:
+        f = Path(curves_dir) / f"{name}.csv" if curves_dir else None
+        if f is not None and f.exists():
+            df = pd.read_csv(f)
+            if len(df):
+                out[name] = df
+    return out
+
+
+def _curve_figure(path: Path, title: str, curves: dict[str, pd.DataFrame]) -> bool:
+    """One family's learning curves: a panel per metric (FID on a log axis), one line per
+    model against the training's CPU-seconds, a marker per measured snapshot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in CURVE_PANELS if any(k in c and c[k].notna().any() for c in curves.values())]
+    if not curves or not keys:
+        return False
+    with plt.rc_context({"axes.unicode_minus": False}):
+        fig, axes = plt.subplots(1, len(keys), figsize=(3.3 * len(keys), 2.9), squeeze=False)
+        for ax, key in zip(axes[0], keys):
+            for i, (name, c) in enumerate(curves.items()):
+                if key in c and c[key].notna().any():
+                    ax.plot(c["cpu_seconds"], c[key], marker="o", ms=3, lw=1.2,
+                            color=f"C{i % 10}", ls="-" if i < 10 else "--", label=name)
+            label, log = CURVE_PANELS[key]
+            if log:
+                ax.set_yscale("log")
+            ax.set_title(label, fontsize=9)
+            ax.set_xlabel("training CPU-seconds", fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3)
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, fontsize=7, loc="lower center", frameon=False,
+                   ncol=min(len(labels), 6), bbox_to_anchor=(0.5, 1.0))
+        fig.suptitle(title, fontsize=10, y=1.08 + 0.05 * ((len(labels) - 1) // 6))
+        fig.tight_layout()
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+        plt.close(fig)
+    return True
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+CURVES_TEXT = (
+    "Each model measured at train.curve_points evenly spaced steps from the snapshots its "
+    "train stage kept (metrics/curves/<model>.csv, also a DVC plot and the MLflow run's "
+    "curve.* histories), against the CPU-seconds of training up to that step: "
+    "budget.curve_samples samples per point judged like the final ones (a translation model: "
+    "its translations of the test split), and the exact test NLL where the model has one. FID "
+    "from fewer samples is biased upward against the summary tables: compare the points of a "
+    "curve with each other. A curve still falling at its last point says the model stopped "
+    "on a steep part (more steps would change its numbers); a flat or rising end says it had "
+    "converged or began to over-fit.")
 
 
 def _dvc_summary(df: pd.DataFrame, ev: dict, toys: dict | None) -> dict:
@@ -422,7 +503,8 @@ def _document(params: ReportView, df: pd.DataFrame, details: dict, sections: lis
               analyses: dict, toys: dict | None, has_chart: bool, has_spectra: bool,
               base: Path, out_figures: Path, analysis_figures: Path | None,
               toy_figures: Path | None, claims: dict | None = None,
-              published: dict | None = None, toolbox: list | None = None) -> Doc:
+              published: dict | None = None, toolbox: list | None = None,
+              curve_figures: list[tuple[str, str]] | None = None) -> Doc:
     """The whole report as one document; image paths relative to ``base`` (the page's folder)."""
     rel = os.path.relpath(out_figures, base)
     a_rel = os.path.relpath(analysis_figures, base) if analysis_figures else None
@@ -447,6 +529,10 @@ def _document(params: ReportView, df: pd.DataFrame, details: dict, sections: lis
                      "line is the held-out real images. FID on a log axis, KID on a symmetric "
                      "log axis (linear within ±100: the unbiased estimate can be below 0)."),
                 Images([(f"{rel}/metrics.png", "FID, KID, precision, recall", None)]))
+    if curve_figures:
+        doc.add(Heading(2, "Learning curves"), Para(CURVES_TEXT))
+        for fam, fname in curve_figures:
+            doc.add(Images([(f"{rel}/{fname}", f"learning curves: {fam}", None)]))
     lik, mix = _likelihood_tables(df)
     if lik is not None:
         doc.add(Heading(2, "Likelihoods"), Para(LIKELIHOOD_TEXT), Table(lik))
@@ -492,10 +578,12 @@ def build_report(params: ReportView, metrics_dir: Path, evaluator_metrics: Path,
                  out_summary: Path, analyses_dir: Path | None = None,
                  analysis_figures: Path | None = None, toys_metrics: Path | None = None,
                  toy_figures: Path | None = None, claims: Path | None = None,
-                 published: Path | None = None, toolbox: dict | None = None) -> dict:
+                 published: Path | None = None, toolbox: dict | None = None,
+                 curves_dir: Path | None = None) -> dict:
     """report.md and report.html (one document, :mod:`genbench.doc`), their figures, and the
     DVC metric summary; returns the summary. ``toolbox``: the inputs of
-    :func:`genbench.report_toolbox.blocks` (clustering, arithmetic, tangent prop, text)."""
+    :func:`genbench.report_toolbox.blocks` (clustering, arithmetic, tangent prop, text).
+    ``curves_dir``: the models' learning curves (metrics/curves), drawn per family."""
     from genbench.analysis import report as AR
 
     metrics_dir, evaluator_metrics, models_dir, samples_dir = map(
@@ -509,10 +597,17 @@ def build_report(params: ReportView, metrics_dir: Path, evaluator_metrics: Path,
     verdicts = read_json(claims) if claims and Path(claims).exists() else None
     reference = _read_published(published) if published else None
     sections, has_chart, has_spectra = [], False, False
+    curves = _read_curves(curves_dir, params.models)
+    curve_figures: list[tuple[str, str]] = []
 
     def fill(figs: Path) -> None:  # a temp folder swapped in at the end
         nonlocal has_chart, has_spectra
         has_chart = _metric_figure(figs / "metrics.png", df)
+        for fam, rows in _by_family(df).items():
+            fname = f"curves_{_slug(fam)}.png"
+            if _curve_figure(figs / fname, f"Learning curves: {fam}",
+                             {n: curves[n] for n in rows.index if n in curves}):
+                curve_figures.append((fam, fname))
         has_spectra = AR.spectra_figure(figs / "tangent_spectra.png", analyses)
         for name in params.models:
             shutil.copyfile(samples_dir / name / "grid.png", figs / f"{name}_samples.png")
@@ -524,7 +619,7 @@ def build_report(params: ReportView, metrics_dir: Path, evaluator_metrics: Path,
         extra = RT.blocks(out.parent, **(toolbox or {}))
         doc = _document(params, df, details, sections, analyses, toys, has_chart,
                         has_spectra, out.parent, out_figures, analysis_figures, toy_figures,
-                        verdicts, reference, extra)
+                        verdicts, reference, extra, curve_figures)
         write_text(out, render(doc))
     summary = _dvc_summary(df, details["evaluator"], toys)
     write_json(out_summary, summary)

@@ -238,9 +238,12 @@ def _history(losses_csv: Path) -> list[tuple[int, str, float]]:
 def log_model_run(cfg: MlflowConfig, *, model: str, record: dict, train_info: dict,
                   losses_csv: Path | str | None, model_path: Path | str, metrics: dict,
                   analyses: dict | None = None, figures_dir: Path | str | None = None,
-                  grid_path: Path | str | None = None) -> str | None:
+                  grid_path: Path | str | None = None,
+                  curve: list[dict] | None = None) -> str | None:
     """One run for the evaluated ``model`` (``record``: its model file's record: kind, config,
-    step); returns the run id (None when tracking is disabled)."""
+    step); returns the run id (None when tracking is disabled). ``curve``: the learning curve's
+    rows (:mod:`genbench.pipeline.curve`), logged as ``curve.<metric>`` histories over the
+    training step."""
     with run(cfg, model=model, kind=record["kind"]) as r:
         if r._m is None:
             return None
@@ -250,6 +253,10 @@ def log_model_run(cfg: MlflowConfig, *, model: str, record: dict, train_info: di
                                  "device")}})
         if losses_csv is not None and Path(losses_csv).exists():
             r.log_history(_history(Path(losses_csv)))
+        if curve:
+            r.log_history([(int(row["step"]), f"curve.{k}", float(v)) for row in curve
+                           for k, v in row.items() if k != "step" and isinstance(v, (int, float))
+                           and not isinstance(v, bool) and math.isfinite(v)])
         r.log_metrics({"train_seconds": train_info.get("train_seconds", float("nan")),
                        **flatten(metrics)})
         if analyses is not None:

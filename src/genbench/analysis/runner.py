@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from genbench.analysis import anomaly as A
+from genbench.analysis import codes as CD
 from genbench.analysis import dependency as DP
 from genbench.analysis import figures as F
 from genbench.analysis import finetune as FT
@@ -238,6 +239,30 @@ def dependency(c: Context) -> dict:
     return out
 
 
+def prior_match(c: Context) -> dict:
+    """The test images' codes against the prior the model imposes on them (N(0, I))."""
+    with torch.no_grad():
+        z = torch.cat([c.model.prior_codes(b) for b in c.xte.split(500)])
+    return CD.prior_match(z, c.generator(11))
+
+
+def label_swap(c: Context) -> dict:
+    """Same code, another label: does the conditional decoder follow the label?"""
+    x, y = c.xte[c.order], c.test.y[c.order]
+    out = CD.label_swap(c.model.encode, c.model.decode, c.probs, x, y, c.num_classes,
+                        c.generator(12))
+    # a style grid: a test image, then its code decoded with each label
+    k = c.num_classes
+    with torch.no_grad():
+        rows = [torch.cat([x[i:i + 1], c.model.decode(
+            c.model.encode(x[i:i + 1], y[i:i + 1]).expand(k, -1), torch.arange(k)
+        ).view(-1, *c.model.shape)]) for i in range(SHOW // 2)]
+    F.image_rows(c.out / "label_swap.png", rows, [f"a {int(y[i])}" for i in range(len(rows))],
+                 f"{c.name}: a test image's code decoded with each label",
+                 ["input", *map(str, range(k))])
+    return out
+
+
 # --------------------------------------------------------------------------- the stage
 def _plan(c: Context) -> dict[str, object]:
     """analysis name -> function, or the reason it does not apply."""
@@ -253,6 +278,10 @@ def _plan(c: Context) -> dict[str, object]:
         (why or "no reconstruction")
     plan["dependency"] = dependency if isinstance(m, AutoregressiveModel) else \
         "not autoregressive"
+    plan["prior_match"] = prior_match if hasattr(m, "prior_codes") else \
+        "imposes no prior on its codes"
+    plan["label_swap"] = label_swap if m.conditional and codec else \
+        "not a conditional autoencoder"
     plan["anomaly"] = (anomaly if why is None else why) if c.name in c.cfg.anomaly.models \
         else "not in analysis.anomaly.models"
     plan["finetune"] = (finetune if why is None else why) if c.name in c.cfg.finetune.models \

@@ -62,6 +62,8 @@ class BudgetConfig(Section):
     max_steps: int | None = Field(default=None, ge=1)  # caps every model's steps; null = their own
     evaluator_epochs: int = Field(ge=1)
     n_samples: int = Field(ge=20)
+    # samples per learning-curve point (train.curve_points of them per model)
+    curve_samples: int = Field(default=500, ge=20)
     # the datasets a budget is made for (null = any): budget=paper needs the full MNIST
     data: list[str] | None = None
     # per-model settings over conf/model/<name>.yaml (steps, batch_size: the papers' schedules),
@@ -87,6 +89,9 @@ class EngineConfig(Section):
     # processes per training (torchrun workers, data-parallel: genbench.core.distributed); the
     # global batch is models.<m>.batch_size whatever nproc is
     nproc: int = Field(default=1, ge=1)
+    # learning curve: the model's state kept at this many evenly spaced steps (the last one
+    # included), each measured by its evaluate stage (0 = none)
+    curve_points: int = Field(default=5, ge=0)
 
 
 class MixingConfig(Section):
@@ -313,6 +318,7 @@ class SampleBudget(Section):
 class EvaluateBudget(Section):
     n_samples: int = Field(ge=20)
     max_steps: int | None = Field(default=None, ge=1)
+    curve_samples: int = Field(default=500, ge=20)
 
 
 class EvaluatorBudget(Section):

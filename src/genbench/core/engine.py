@@ -41,6 +41,8 @@ def resolve_device(name: str) -> torch.device:
 
 
 def make_optimizer(g: OptimGroup) -> torch.optim.Optimizer:
+    if g.schedule not in ("constant", "linear"):
+        raise ValueError(f"unknown lr schedule {g.schedule!r}")
     if g.optimizer == "adam":
         return torch.optim.Adam(g.params, lr=g.lr, betas=g.betas, weight_decay=g.weight_decay)
     if g.optimizer == "rmsprop":
@@ -96,6 +98,23 @@ class FitResult:
     resumed_from: int | None = None
     device: str = "cpu"
     precision: str = "fp32"  # what the steps ran in (train.precision resolved for the model)
+    #: the learning curve's points: {"step", "seconds", "cpu_seconds", "state"} at the
+    #: ``snapshots`` steps asked of :func:`fit` (the model's state_dict on the CPU; the seconds
+    #: are those of training up to that step, over resumes)
+    snapshots: list[dict] = field(default_factory=list)
+
+
+def curve_steps(steps: int, points: int) -> list[int]:
+    """``points`` engine steps evenly spread over a run of ``steps`` (the last one included):
+    where the learning curve is measured. [] without steps or points."""
+    if not steps or not points:
+        return []
+    return sorted({max(1, round(steps * (i + 1) / points)) for i in range(points)})
+
+
+def _snapshot(model: torch.nn.Module, step: int, seconds: float, cpu_seconds: float) -> dict:
+    state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    return {"step": step, "seconds": seconds, "cpu_seconds": cpu_seconds, "state": state}
 
 
 def _rng_state(device: torch.device) -> dict:
@@ -121,15 +140,19 @@ def _progress(total: int, initial: int, name: str, enabled: bool):
 def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: int,
         batch_size: int, seed: int, engine: EngineConfig, name: str,
         ckpt_path: Path | str | None = None, meta: dict | None = None,
-        on_log: Callable[[int, dict[str, float]], None] | None = None) -> FitResult:
+        on_log: Callable[[int, dict[str, float]], None] | None = None,
+        snapshots: list[int] | tuple[int, ...] = ()) -> FitResult:
     """Train ``model`` on ``split`` for ``steps`` engine steps (or fit it in closed form).
 
     One engine step runs every optimizer group once, each ``group.steps`` times. ``meta`` is
     stored in checkpoints; a checkpoint whose ``meta["fingerprint"]`` differs is ignored, so a
     resume never mixes configs. ``on_log(step, metrics)`` is called every ``engine.log_every``
     steps with host floats (the only device sync besides checkpoints and the NaN check).
+    ``snapshots``: engine steps after which a copy of the model's state is kept (the learning
+    curve's points, :func:`curve_steps`); they travel in the checkpoints, so a resumed run
+    returns the same ones.
     """
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if engine.threads:
         torch.set_num_threads(engine.threads)
     device = resolve_device(engine.device)
@@ -173,6 +196,8 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
         with torch.no_grad():  # only models that use it: others keep their RNG stream
             model.on_train_start(transform.batch(x_all), y_all)
     start, history, resumed = 0, [], None
+    kept: list[dict] = []  # snapshots taken so far
+    seconds_before = cpu_before = 0.0  # training time of the steps done before a resume
     ck = _read_checkpoint(ckpt_path, name) if ckpt_path else None
     if ck is not None:
         if ck.get("fingerprint") == meta.get("fingerprint") and ck.get("step", 0) <= steps:
@@ -182,6 +207,8 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
             # every rank continues its own random stream (a one-process checkpoint has one)
             _set_rng_state(ck.get("rng_ranks", [ck["rng"]])[Dist.rank()], device)
             start, history, resumed = ck["step"], list(ck["history"]), ck["step"]
+            kept = list(ck.get("snapshots", []))
+            seconds_before, cpu_before = ck.get("train_seconds", (0.0, 0.0))
             log.warning("%s: resuming from checkpoint step %d (%s)", name, start, ckpt_path)
         else:
             log.warning("%s: ignoring checkpoint %s (other config, data or longer run)", name,
@@ -211,12 +238,20 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
             else None
 
     done = start
+    snap_at = set(snapshots)
+
+    def trained() -> tuple[float, float]:  # (wall, CPU) seconds of training so far
+        return (seconds_before + time.perf_counter() - t0,
+                cpu_before + time.process_time() - c0)
 
     try:
         for step in range(start, steps):
             b = step * draws
             step_losses: list[tuple[str, torch.Tensor]] = []
             for g, spec in groups.items():
+                if spec.schedule == "linear":  # stateless in the step: a resume needs nothing
+                    for pg in opts[g].param_groups:
+                        pg["lr"] = spec.lr * (1 - step / steps)
                 if freeze:
                     mine = {id(p) for p in spec.params}
                     for p in all_params:
@@ -253,6 +288,8 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
                 if on_log:
                     on_log(done, row)
             bar.update(1)
+            if done in snap_at and Dist.is_main():
+                kept.append(_snapshot(model, done, *trained()))
             if ckpt_path and (done % engine.checkpoint_every == 0 or done == steps):
                 check(*pending)  # never write a checkpoint from a diverged state
                 pending = None
@@ -264,7 +301,7 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
                         "model": model.state_dict(),
                         "optimizers": {g: o.state_dict() for g, o in opts.items()},
                         "rng": rngs[0], **({"rng_ranks": rngs} if len(rngs) > 1 else {}),
-                        "history": history})
+                        "history": history, "snapshots": kept, "train_seconds": trained()})
         if pending is not None:
             check(*pending)
         if hasattr(model, "on_train_end"):
@@ -280,4 +317,5 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
         bar.close()
         for p in all_params:
             p.requires_grad_(True)
-    return FitResult(steps, time.perf_counter() - t0, history, resumed, str(device), precision)
+    return FitResult(steps, time.perf_counter() - t0, history, resumed, str(device), precision,
+                     kept)

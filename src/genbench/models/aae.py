@@ -30,6 +30,7 @@ from genbench.nn import mlp
 
 @register("aae")
 class AAE(GenerativeModel):
+    family = "Variational and adversarial autoencoders"
     class Config(TrainableConfig):
         kind: Literal["aae"] = "aae"
         mode: Literal["unsupervised", "supervised", "semi_supervised"] = "unsupervised"
@@ -93,6 +94,11 @@ class AAE(GenerativeModel):
         """The code: z (B, J); semi-supervised: (z, q(y|x)) (B, J + K)."""
         z, y_logits = self._enc(x)
         return torch.cat([z, y_logits.softmax(1)], 1) if self.semi else z
+
+    def prior_codes(self, x: torch.Tensor) -> torch.Tensor:
+        """The codes the adversarial regulariser pushes to N(0, I): z (B, J) (the prior-match
+        analysis tests them against it)."""
+        return self._enc(x)[0]
 
     def _dec_logits(self, h: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if self.conditional:  # supervised: the label joins the style code

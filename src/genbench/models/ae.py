@@ -15,8 +15,10 @@ Autoencoders"), one class whose variants are config:
   bottom up; the remaining steps fine-tune the whole stack end to end. (The supervised
   fine-tuning with few labels is the ``finetune`` analysis, :mod:`genbench.analysis.finetune`.)
 
-Generation (seed 002 "decoder as data generator"): after training, a Gaussian is fitted to the
-training codes; samples decode draws from it, so the AE's samples are judged like every model's.
+Generation (seed 002 "decoder as data generator"): after training, a density is fitted to the
+training codes (``code_density``: a Gaussian, or a mixture of Gaussians as Ghosh et al. 2020 fit
+to a deterministic autoencoder's codes: :mod:`genbench.nn.density`); samples decode draws from
+it, so the AE's samples are judged like every model's.
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ from genbench.core.errors import ConfigError
 from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
 from genbench.nn import ConvDecoder, ConvEncoder, mlp
+from genbench.nn.density import CodeDensity
 from genbench.nn.jacobian import jacobian_frobenius_sq
 
 
 @register("ae")
 class Autoencoder(GenerativeModel):
+    family = "Autoencoders"
     class Config(TrainableConfig):
         kind: Literal["ae"] = "ae"
         arch: Literal["mlp", "conv"] = "mlp"
@@ -55,6 +59,10 @@ class Autoencoder(GenerativeModel):
         # greedy layer-wise pretraining: steps per encoder layer before end-to-end training
         # (0 = off); penalties apply in the end-to-end phase only
         layerwise_steps: int = Field(default=0, ge=0)
+        # what the decoder samples from: a Gaussian or a mixture fitted to the training codes
+        # (genbench.nn.density: gmm = Ghosh et al. 2020's ex-post density estimation)
+        code_density: Literal["gaussian", "gmm"] = "gaussian"
+        code_components: int = Field(default=10, ge=1)  # gmm components
 
     def __init__(self, cfg: Config, shape, num_classes):
         super().__init__(cfg, shape, num_classes)
@@ -71,9 +79,8 @@ class Autoencoder(GenerativeModel):
         # optimizer steps done: picks the layer-wise phase, and is restored on resume
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
         self._steps: int | None = None  # host copy of steps_done: no device sync per step
-        # the Gaussian fitted to the training codes (on_train_end): mean and Cholesky factor
-        self.register_buffer("code_mean", torch.zeros(j))
-        self.register_buffer("code_chol", torch.eye(j))
+        # the density fitted to the training codes (prepare_sampling), sampled by _sample
+        self.density = CodeDensity(j, cfg.code_density, cfg.code_components)
 
     def optimizer_groups(self):
         return {"ae": OptimGroup(list(self.parameters()), lr=self.cfg.lr)}
@@ -155,17 +162,9 @@ class Autoencoder(GenerativeModel):
         out["loss"] = loss
         return out
 
-    def on_train_end(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        """Fit N(mean, cov) to the codes of the clean training images."""
-        h = torch.cat([self.encode(x[i:i + 1000]) for i in range(0, len(x), 1000)]).double()
-        mean = h.mean(0)
-        cov = torch.cov(h.T).reshape(len(mean), len(mean))
-        cov = cov + 1e-6 * cov.diagonal().mean().clamp_min(1e-12) * torch.eye(len(mean),
-                                                                                dtype=cov.dtype,
-                                                                                device=cov.device)
-        self.code_mean.copy_(mean.float())
-        self.code_chol.copy_(torch.linalg.cholesky(cov).float())
+    def prepare_sampling(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Fit the code density to the codes of the clean training images."""
+        self.density.fit(torch.cat([self.encode(x[i:i + 1000]) for i in range(0, len(x), 1000)]))
 
     def _sample(self, n, generator, labels=None):
-        z = self.randn(n, self.cfg.latent_dim, generator=generator)
-        return self.decode(self.code_mean + z @ self.code_chol.T)
+        return self.decode(self.density.sample(n, generator))

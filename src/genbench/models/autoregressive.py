@@ -34,6 +34,7 @@ class AutoregressiveConfig(TrainableConfig):
 
 
 class AutoregressiveModel(GenerativeModel):
+    family = "Autoregressive models"
     likelihood = "exact"
 
     def __init__(self, cfg: AutoregressiveConfig, shape, num_classes):

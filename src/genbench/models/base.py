@@ -28,6 +28,10 @@ class ModelConfig(Section):
     """Fields every model config has. ``kind`` picks the registered class."""
 
     kind: str
+    # the sample-quality gate (genbench.metrics.sample_gate) judges this model's samples;
+    # false where the lecture's point is a limitation of them (linear models, mixtures, 2-D
+    # codes drawn as pictures): the gate is still computed, not counted
+    gate: bool = True
 
 
 class TrainableConfig(ModelConfig):
@@ -50,6 +54,9 @@ class OptimGroup:
     """Parameters stepped together by one optimizer.
 
     ``steps``: updates of this group per engine step (k discriminator steps per generator step).
+    ``schedule``: ``constant`` lr, or ``linear``: lr · (1 − t / T) at engine step t of T, to 0 at
+    the end (e.g. PCD, whose persistent chains become the model's samples as the lr vanishes:
+    Tieleman 2008, §4).
     """
 
     params: list[nn.Parameter]
@@ -59,6 +66,7 @@ class OptimGroup:
     optimizer: str = "adam"
     weight_decay: float = 0.0
     extra: dict = field(default_factory=dict)
+    schedule: str = "constant"
 
 
 class GenerativeModel(nn.Module):
@@ -66,6 +74,9 @@ class GenerativeModel(nn.Module):
 
     kind: ClassVar[str]  # set by @register
     Config: ClassVar[type[ModelConfig]]
+    #: the report's section (the lectures' families); also the gate's bar
+    #: (:func:`genbench.metrics.sample_gate`)
+    family: ClassVar[str] = "Other models"
     #: "exact", "lower bound (ELBO)", ... or None when the model has no likelihood.
     likelihood: ClassVar[str | None] = None
     #: True when sampling takes class labels (cGAN, conditional VAE): samples are judged for
@@ -108,7 +119,13 @@ class GenerativeModel(nn.Module):
 
     def on_train_end(self, x: torch.Tensor, y: torch.Tensor) -> None:
         """Hook after the last engine step, with the whole (transformed) train split: e.g. an
-        autoencoder fits the Gaussian of its codes that it samples from."""
+        AIS estimate of log Z. Calls :meth:`prepare_sampling` by default."""
+        self.prepare_sampling(x, y)
+
+    def prepare_sampling(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """What sampling needs fitted after the weights, from the whole (transformed) train
+        split: e.g. an autoencoder fits the density of its codes that it samples from. Also run
+        on each learning-curve snapshot before it is sampled."""
 
     # --- sampling -------------------------------------------------------------------------
     @property

@@ -25,6 +25,7 @@ from genbench.nn.gan import Generator
 
 @register("began")
 class BEGAN(GenerativeModel):
+    family = "GANs"
     #: why DDP does not apply (genbench.core.distributed.blocker): trains in one process
     not_data_parallel = "its equilibrium control k follows each rank's batch"
     class Config(TrainableConfig):

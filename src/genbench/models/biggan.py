@@ -103,6 +103,7 @@ class ProjectionDiscriminator(nn.Module):
 
 @register("biggan")
 class BigGAN(GenerativeModel):
+    family = "GANs"
     conditional = True
 
     class Config(TrainableConfig):

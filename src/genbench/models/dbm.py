@@ -42,6 +42,7 @@ from genbench.nn.rbm import _bernoulli, logmeanexp
 
 @register("dbm")
 class DBMModel(GenerativeModel):
+    family = "Boltzmann machines and Markov chains"
     #: why DDP does not apply (genbench.core.distributed.blocker): trains in one process
     not_data_parallel = "its persistent Gibbs chains are per-rank state"
 

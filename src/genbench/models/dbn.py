@@ -33,6 +33,7 @@ from genbench.nn.rbm import RBM, _bernoulli, logmeanexp
 
 @register("dbn")
 class DBN(GenerativeModel):
+    family = "Boltzmann machines and Markov chains"
     #: why DDP does not apply (genbench.core.distributed.blocker): trains in one process
     not_data_parallel = "its persistent Gibbs chains are per-rank state"
     class Config(TrainableConfig):

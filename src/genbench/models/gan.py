@@ -30,11 +30,14 @@ from torch.func import functional_call
 from genbench.core import losses as L
 from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.nn import augment as AUG
+from genbench.nn.ema import EMA
 from genbench.nn.gan import Discriminator, Generator, apply_spectral_norm
 
 
 @register("gan")
 class GAN(GenerativeModel):
+    family = "GANs"
     class Config(TrainableConfig):
         kind: Literal["gan"] = "gan"
         arch: Literal["mlp", "conv"] = "conv"
@@ -65,6 +68,13 @@ class GAN(GenerativeModel):
         replay_size: int = Field(default=2048, ge=1)
         conditional: bool = False
         wrong_label_negatives: bool = False
+        # DiffAugment policies on every image D sees, real and fake, in both players' steps
+        # (Zhao et al. 2020): against a discriminator that memorises a small training set
+        augment: list[Literal[tuple(AUG.POLICIES)]] = Field(  # type: ignore[valid-type]
+            default_factory=list)
+        # decay of the moving average of G's weights that samples (0 = sample the last G):
+        # Yazıcı et al. 2019, as ProGAN/StyleGAN/BigGAN (genbench.nn.ema)
+        ema: float = Field(default=0.0, ge=0, lt=1)
 
         @model_validator(mode="after")
         def _consistent(self):
@@ -92,6 +102,7 @@ class GAN(GenerativeModel):
                                   minibatch_kernel_dim=cfg.minibatch_kernel_dim)
         if cfg.spectral_norm:
             apply_spectral_norm(self.disc)
+        self.gen_ema = EMA(self.gen, cfg.ema) if cfg.ema else None
         self.d_loss, self.g_loss = L.GAN_LOSSES[cfg.loss]
         if cfg.replay:
             self.register_buffer("replay_buffer", torch.zeros(cfg.replay_size, *self.shape))
@@ -119,8 +130,16 @@ class GAN(GenerativeModel):
     def _onehot(self, y: torch.Tensor | None) -> torch.Tensor | None:
         return F.one_hot(y, self.num_classes).float() if self.conditional else None
 
+    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        """DiffAugment (``augment``): what D sees of any image, real or fake, in either step."""
+        if not self.cfg.augment:
+            return x
+        return AUG.diff_augment(x, self.cfg.augment, -1.0 if self.cfg.output == "tanh" else 0.0)
+
     def _noisy(self, x: torch.Tensor) -> torch.Tensor:
-        """Instance noise (Sønderby et al. 2017): both distributions blurred for D."""
+        """D's view in its own step: augmented, then instance noise (Sønderby et al. 2017: both
+        distributions blurred for D)."""
+        x = self._augment(x)
         s = self.cfg.instance_noise
         return x + s * torch.randn_like(x) if s else x
 
@@ -181,7 +200,8 @@ class GAN(GenerativeModel):
             if cfg.wrong_label_negatives:  # (real image, wrong label) is a negative too
                 wrong = (batch.y + torch.randint_like(batch.y, 1, self.num_classes)) \
                     % self.num_classes
-                negatives = torch.cat([fake_logit, self.disc(x, self._onehot(wrong))[0]])
+                negatives = torch.cat([fake_logit,
+                                       self.disc(self._augment(x), self._onehot(wrong))[0]])
             loss = self.d_loss(real_logit, negatives, cfg.label_smoothing)
             out["adv"] = loss.detach()
             if cfg.penalty == "gp":
@@ -195,10 +215,10 @@ class GAN(GenerativeModel):
                 out["penalty"] = pen.detach()
             out["loss"] = loss
             return out
-        fake = self.gen(z, c)
+        fake = self._augment(self.gen(z, c))
         if cfg.feature_matching:  # ‖E f(x) - E f(G(z))‖² on D's last hidden layer (Salimans)
             with torch.no_grad():
-                real_feat = self.disc(x, c)[1]
+                real_feat = self.disc(self._augment(x), c)[1]
             loss = (real_feat.mean(0) - self.disc(fake, c)[1].mean(0)).pow(2).sum()
         elif cfg.unrolled_steps:
             params, buffers = self._unrolled_disc_params(x, c)
@@ -212,14 +232,18 @@ class GAN(GenerativeModel):
             with torch.no_grad():
                 for p in self.disc.parameters():
                     p.clamp_(-self.cfg.clip, self.cfg.clip)
+        if group == "gen" and self.gen_ema is not None:
+            self.gen_ema.update(self.gen)
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` draws of the prior z (n, z_dim): the code space of the arithmetic analysis."""
         return self.randn(n, self.cfg.z_dim, generator=generator)
 
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """G(z) (with the labels of a conditional GAN) as [0, 1] images. (n, C, H, W)"""
-        x = self.gen(z, self._onehot(labels))
+        """G(z) (with the labels of a conditional GAN) as [0, 1] images, from the moving
+        average of G's weights where ``ema`` is set. (n, C, H, W)"""
+        net = self.gen if self.gen_ema is None else self.gen_ema
+        x = net(z, self._onehot(labels))
         return (x + 1) / 2 if self.cfg.output == "tanh" else x
 
     def _sample(self, n, generator, labels=None):

@@ -34,6 +34,7 @@ from genbench.nn.text import CaptionSource, TextEncoder
 
 @register("gan_cls")
 class GANCLS(GenerativeModel):
+    family = "GANs"
     conditional = True  # sampled per digit; the caption's other words are drawn
 
     class Config(TrainableConfig):

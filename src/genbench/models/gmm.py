@@ -32,6 +32,7 @@ from genbench.models.base import GenerativeModel, ModelConfig
 
 @register("gmm")
 class MixtureModel(GenerativeModel):
+    family = "Linear models and mixtures"
     class Config(ModelConfig):
         kind: Literal["gmm"] = "gmm"
         family: Literal["bernoulli", "gaussian"] = "bernoulli"

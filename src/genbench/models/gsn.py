@@ -31,6 +31,7 @@ from genbench.nn import mlp
 
 @register("gsn")
 class GSN(GenerativeModel):
+    family = "Boltzmann machines and Markov chains"
     class Config(TrainableConfig):
         kind: Literal["gsn"] = "gsn"
         hidden: list[int] = Field(default=[1000], min_length=1)

@@ -24,6 +24,7 @@ from genbench.nn.gan import Discriminator, Generator
 
 @register("infogan")
 class InfoGAN(GenerativeModel):
+    family = "GANs"
     class Config(TrainableConfig):
         kind: Literal["infogan"] = "infogan"
         arch: Literal["mlp", "conv"] = "conv"

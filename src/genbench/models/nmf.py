@@ -29,6 +29,7 @@ from genbench.models.base import GenerativeModel, ModelConfig
 
 @register("nmf")
 class NMF(GenerativeModel):
+    family = "Linear models and mixtures"
     class Config(ModelConfig):
         kind: Literal["nmf"] = "nmf"
         latent_dim: int = Field(ge=1)  # rank k

@@ -22,6 +22,7 @@ from genbench.models.base import GenerativeModel, ModelConfig
 
 @register("pca")
 class PCA(GenerativeModel):
+    family = "Linear models and mixtures"
     class Config(ModelConfig):
         kind: Literal["pca"] = "pca"
         latent_dim: int = Field(ge=1)

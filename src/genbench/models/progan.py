@@ -81,6 +81,7 @@ class ProDiscriminator(nn.Module):
 
 @register("progan")
 class ProGAN(GenerativeModel):
+    family = "GANs"
     #: why DDP does not apply (genbench.core.distributed.blocker): trains in one process
     not_data_parallel = "its minibatch-stddev layer is a statistic of the whole batch"
     class Config(TrainableConfig):

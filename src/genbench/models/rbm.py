@@ -25,6 +25,7 @@ from genbench.nn.rbm import RBM, _bernoulli, logmeanexp
 
 @register("rbm")
 class RBMModel(GenerativeModel):
+    family = "Boltzmann machines and Markov chains"
     #: why DDP does not apply (genbench.core.distributed.blocker): trains in one process
     not_data_parallel = "its persistent Gibbs chains are per-rank state"
     class Config(TrainableConfig):
@@ -34,6 +35,7 @@ class RBMModel(GenerativeModel):
         persistent: bool = False  # PCD: chains continue across updates
         lr: float = Field(gt=0)
         momentum: float = Field(default=0.5, ge=0, lt=1)  # SGD momentum (Hinton's guide)
+        lr_schedule: Literal["constant", "linear"] = "constant"  # linear: to 0 at the end
         weight_decay: float = Field(default=1e-4, ge=0)
         sample_steps: int = Field(default=1000, ge=1)  # Gibbs rounds per sample
         ais_betas: int = Field(default=5000, ge=2)
@@ -57,7 +59,8 @@ class RBMModel(GenerativeModel):
     def optimizer_groups(self):
         return {"rbm": OptimGroup(list(self.rbm.parameters()), self.cfg.lr,
                                   betas=(self.cfg.momentum, 0.999),  # SGD: betas[0] = momentum
-                                  optimizer="sgd", weight_decay=self.cfg.weight_decay)}
+                                  optimizer="sgd", weight_decay=self.cfg.weight_decay,
+                                  schedule=self.cfg.lr_schedule)}
 
     def on_train_start(self, x: torch.Tensor, y: torch.Tensor) -> None:
         v = x.flatten(1).float()

@@ -64,6 +64,7 @@ class SADiscriminator(nn.Module):
 
 @register("sagan")
 class SAGAN(GenerativeModel):
+    family = "GANs"
     class Config(TrainableConfig):
         kind: Literal["sagan"] = "sagan"
         z_dim: int = Field(default=64, ge=1)

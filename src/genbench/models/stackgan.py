@@ -99,6 +99,7 @@ class StageTwoGenerator(nn.Module):
 
 @register("stackgan")
 class StackGAN(GenerativeModel):
+    family = "GANs"
     conditional = True  # sampled per digit; the caption's other words are drawn
 
     class Config(TrainableConfig):

@@ -51,6 +51,7 @@ class StyleDiscriminator(nn.Module):
 
 @register("stylegan")
 class StyleGAN(GenerativeModel):
+    family = "GANs"
     not_data_parallel = "its discriminator's minibatch-stddev layer is a statistic of the whole batch"
 
     class Config(TrainableConfig):

@@ -105,6 +105,7 @@ class Translator(GenerativeModel):
     :meth:`attach_unpaired` and translates both ways (``reverse``). Images cross this API in
     [0, 1]; the networks work in [-1, 1] (``input_transform`` symmetric, tanh outputs).
     """
+    family = "Translation models"
 
     translates: ClassVar[bool] = True
     unpaired: ClassVar[bool] = False

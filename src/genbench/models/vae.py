@@ -27,6 +27,7 @@ from genbench.nn import ConvDecoder, ConvEncoder, mlp
 
 @register("vae")
 class VAE(GenerativeModel):
+    family = "Variational and adversarial autoencoders"
     class Config(TrainableConfig):
         kind: Literal["vae"] = "vae"
         arch: Literal["mlp", "conv"] = "mlp"

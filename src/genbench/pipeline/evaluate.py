@@ -99,16 +99,35 @@ def _sample_quality(params: EvaluateView, model, meta: dict, processed_dir, ref:
     return out
 
 
+def _curve(params: EvaluateView, model, meta, processed_dir, ref, extract, unpaired_path,
+           curve_path, splits) -> list[dict]:
+    """The learning curve's rows (:mod:`genbench.pipeline.curve`): each snapshot sampled and
+    judged by :func:`_sample_quality`, as the final samples are."""
+    from genbench.pipeline import curve as C
+    from genbench.pipeline.sample import draw
+
+    def judge(m, n, g):
+        return _sample_quality(params, m, meta, processed_dir, ref, extract, unpaired_path,
+                               draw(m, n, g, processed_dir)[0], n)
+
+    n = min(params.budget.curve_samples, getattr(model.cfg, "n_samples", None) or 10**12)
+    return C.measure(model, C.load_points(curve_path), judge, splits[0], splits[2], n,
+                     params.seed)
+
+
 def evaluate(params: EvaluateView, name: str, processed_dir, evaluator_path, model_path, samples_path,
              out_metrics, unpaired_path=None, grid_path=None, out_analyses=None,
-             figures_dir=None, train_info_path=None, losses_path=None) -> dict:
+             figures_dir=None, train_info_path=None, losses_path=None, curve_path=None,
+             out_curve=None) -> dict:
     """Stage ``evaluate@<name>``: sample metrics against the train split (its features stored
     by the evaluator stage), test NLL/MSE, the translation metrics of a translation model
     (``unpaired_path``: the other domain's classifier); then the autoencoder analyses that
     apply to the model (``out_analyses`` + ``figures_dir``, :mod:`genbench.analysis.runner`).
-    Then the model's MLflow run (:func:`genbench.tracking.log_model_run`): its training
-    (``train_info_path``, ``losses_path``: the train stage's train.json and losses.csv), the
-    metrics, analyses, model file and figures."""
+    With ``curve_path`` (the train stage's snapshots): the learning curve to ``out_curve`` (CSV)
+    and the metrics' ``curve`` entry. Then the model's MLflow run
+    (:func:`genbench.tracking.log_model_run`): its training (``train_info_path``,
+    ``losses_path``: the train stage's train.json and losses.csv), the metrics, analyses,
+    learning curve (metric histories), model file and figures."""
     from genbench import evaluator as E
     from genbench import metrics as M
     from genbench import tracking
@@ -140,7 +159,19 @@ def evaluate(params: EvaluateView, name: str, processed_dir, evaluator_path, mod
         out["elbo_nats"] = q.pop("elbo")
     out.update(q)
     out.update(model.summary_metrics())
+    out.update(M.sample_gate(out, type(model).family, model.cfg.gate))
     out["eval_seconds"] = time.perf_counter() - t0
+    curve = None
+    if curve_path is not None:
+        from genbench.pipeline import curve as C
+
+        t1 = time.perf_counter()
+        curve = _curve(params, model, meta, processed_dir, ref, extract, unpaired_path,
+                       curve_path, (train_split, val, test))
+        if out_curve is not None:
+            C.write_csv(out_curve, curve)
+        out["curve"] = {"points": len(curve), "samples": curve[0]["n"] if curve else 0,
+                        "seconds": time.perf_counter() - t1}
     write_json(out_metrics, out)
     analyses = None
     if out_analyses is not None:
@@ -151,6 +182,7 @@ def evaluate(params: EvaluateView, name: str, processed_dir, evaluator_path, mod
     tracking.log_model_run(params.mlflow, model=name, record=rec,
                            train_info=read_json(train_info_path) if train_info_path else {},
                            losses_csv=losses_path, model_path=model_path, metrics=out,
+                           curve=curve,
                            analyses=analyses, figures_dir=figures_dir, grid_path=grid_path)
     return out
 

@@ -56,6 +56,20 @@ def _translate_test(model, processed_dir, g: torch.Generator) -> tuple[dict, tor
     return stored, torch.cat([show(src[shown]), out[shown], target[shown]])
 
 
+def draw(model, n: int, g: torch.Generator, processed_dir=None) -> tuple[dict, torch.Tensor]:
+    """What the evaluation judges of ``model``: ``n`` seeded samples as uint8 (with their labels
+    for a conditional model), or a translation model's translations of the test split; and the
+    images of its grid (the first 100 samples, or the translation strips)."""
+    if getattr(model, "translates", False):
+        if processed_dir is None:
+            raise ConfigError(f"{model.kind} translates the test split: sampling needs --data")
+        return _translate_test(model, processed_dir, g)
+    labels = model.sample_labels(n)  # None unless conditional
+    x = model.sample(n, g, labels).cpu()  # (N, C, H, W) in [0, 1]
+    x8 = _to_uint8(x)  # stored like the real data, judged like it
+    return ({"x": x8} if labels is None else {"x": x8, "y": labels}), x[:min(100, len(x))]
+
+
 def sample(params: SampleView, name: str, model_path, out_samples, out_grid, out_info,
            processed_dir=None) -> dict:
     """Stage ``sample@<name>``: ``budget.n_samples`` seeded samples as uint8 + a PNG grid; for a
@@ -69,23 +83,12 @@ def sample(params: SampleView, name: str, model_path, out_samples, out_grid, out
     model.to(resolve_device(params.train.device))
     t0 = time.perf_counter()
     g = torch.Generator().manual_seed(params.seed)  # same seed -> same samples
-    if getattr(model, "translates", False):
-        if processed_dir is None:
-            raise ConfigError(f"{name} translates the test split: the sample stage needs --data")
-        stored, strips = _translate_test(model, processed_dir, g)
-        seconds = time.perf_counter() - t0
-        torch_save(out_samples, stored)
-        save_grid(out_grid, strips, nrow=10)
-        n = len(stored["x"])
-    else:
-        n = min(params.budget.n_samples, getattr(model.cfg, "n_samples", None) or 10**12)
-        labels = model.sample_labels(n)  # None unless conditional
-        x = model.sample(n, g, labels).cpu()  # (N, C, H, W) in [0, 1]
-        seconds = time.perf_counter() - t0
-        x8 = _to_uint8(x)  # stored like the real data, judged like it
-        torch_save(out_samples, {"x": x8} if labels is None else {"x": x8, "y": labels})
-        grid_n = min(100, len(x))
-        save_grid(out_grid, x[:grid_n], nrow=int(grid_n ** 0.5))
-    info = {"n": n, "sample_seconds": seconds}
+    n = min(params.budget.n_samples, getattr(model.cfg, "n_samples", None) or 10**12)
+    stored, shown = draw(model, n, g, processed_dir)
+    seconds = time.perf_counter() - t0
+    torch_save(out_samples, stored)
+    translates = getattr(model, "translates", False)
+    save_grid(out_grid, shown, nrow=10 if translates else int(len(shown) ** 0.5))
+    info = {"n": len(stored["x"]), "sample_seconds": seconds}
     write_json(out_info, info)
     return info

@@ -89,25 +89,39 @@ def parallel_launch(params: TrainView, name: str, processed_dir, argv: list[str]
 
 
 def train(params: TrainView, name: str, processed_dir, out_model, out_losses, out_info,
-          ckpt_path, evaluator_path=None) -> dict:
+          ckpt_path, evaluator_path=None, out_curve=None) -> dict:
     """Stage ``train@<name>``: fit the model through the engine, save it with its loss history
-    (the evaluate stage logs both to MLflow). In a torchrun worker: join the process group,
-    train data-parallel; rank 0 alone writes the outputs."""
+    (the evaluate stage logs both to MLflow) and, with ``out_curve``, the snapshots of its
+    learning curve (``train.curve_points`` states, measured by the evaluate stage). In a
+    torchrun worker: join the process group, train data-parallel; rank 0 alone writes the
+    outputs."""
     from genbench.core import distributed as Dist
 
+    args = (params, name, processed_dir, out_model, out_losses, out_info, ckpt_path,
+            evaluator_path, out_curve)
     if not Dist.under_launcher():
-        return _train(params, name, processed_dir, out_model, out_losses, out_info, ckpt_path,
-                      evaluator_path)
+        return _train(*args)
     Dist.init(params.train.device)
     try:
-        return _train(params, name, processed_dir, out_model, out_losses, out_info, ckpt_path,
-                      evaluator_path)
+        return _train(*args)
     finally:
         Dist.close()
 
 
+def save_curve(path, name: str, snapshots: list[dict]) -> None:
+    """The learning curve's snapshots (:attr:`genbench.core.engine.FitResult.snapshots`) as one
+    file: ``{"format", "name", "points": [{"step", "seconds", "cpu_seconds", "state"}]}`` (no
+    points for a closed-form model)."""
+    from genbench.core.io import torch_save
+
+    torch_save(path, {"format": CURVE_FORMAT, "name": name, "points": snapshots})
+
+
+CURVE_FORMAT = 1
+
+
 def _train(params: TrainView, name: str, processed_dir, out_model, out_losses, out_info,
-           ckpt_path, evaluator_path) -> dict:
+           ckpt_path, evaluator_path, out_curve) -> dict:
     from genbench.core import distributed as Dist
     from genbench.core import engine
     from genbench.core import precision as P
@@ -131,13 +145,14 @@ def _train(params: TrainView, name: str, processed_dir, out_model, out_losses, o
     # what a resumed run must share with the interrupted one: config, data, code and the
     # numerics (precision, thread count)
     precision = P.resolve(params.train.precision, model, engine.resolve_device(params.train.device))
+    snapshots = engine.curve_steps(steps, params.train.curve_points) if out_curve else []
     fp = fingerprint(model.cfg.model_dump(), steps, params.seed, split_fingerprint(processed_dir),
-                     code_fingerprint(), precision, params.train.threads,
+                     code_fingerprint(), precision, params.train.threads, snapshots,
                      *([Dist.world()] if Dist.world() > 1 else []))  # nproc 1: as before
     result = engine.fit(model, train_split, transform=T.get(model.input_transform),
                         steps=steps, batch_size=batch_size, seed=params.seed,
                         engine=params.train, name=name, ckpt_path=ckpt_path,
-                        meta={"fingerprint": fp, "name": name})
+                        meta={"fingerprint": fp, "name": name}, snapshots=snapshots)
     info = {"model": name, "kind": cfg.kind, "seed": params.seed, "steps": result.steps,
             "batch_size": batch_size, "train_seconds": result.seconds, "device": result.device,
             "precision": result.precision, "threads": params.train.threads,
@@ -149,6 +164,8 @@ def _train(params: TrainView, name: str, processed_dir, out_model, out_losses, o
     if not Dist.is_main():
         return info
     save_model(out_model, model.cpu(), name=name, step=result.steps, extra={"fingerprint": fp})
+    if out_curve:
+        save_curve(out_curve, name, result.snapshots)
     _write_history_csv(out_losses, result.history)
     write_json(out_info, info)
     return info
