@@ -67,7 +67,7 @@ def test_cae_trains_with_latent_dim_at_least_the_input_dim():
 
 def test_ae_samples_from_the_gaussian_fitted_to_its_codes():
     torch.manual_seed(0)
-    model = build("ae", (1, 8, 8), variant_section("ae"), latent_dim=3)
+    model = build("ae", (1, 8, 8), variant_section("ae"), latent_dim=3, code_density="gaussian")
     x = torch.rand(500, 1, 8, 8)
     with torch.no_grad():
         model.on_train_end(x, torch.zeros(500, dtype=torch.long))

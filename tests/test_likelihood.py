@@ -153,8 +153,8 @@ def test_rbm_training_raises_the_exact_log_likelihood(persistent, engine_cfg):
     flip = (torch.rand(400, 16, generator=g) < 0.01).float()
     x = (protos[torch.arange(400) % 2] - flip).abs()  # binary, 1% of pixels flipped
     split = Split((x * 255).to(torch.uint8).view(400, 1, 4, 4), torch.arange(400) % 2)
-    m = build("rbm", (1, 4, 4), hidden=8, persistent=persistent, lr=0.1, steps=1500,
-              batch_size=20, ais_betas=20, ais_runs=4, ais_repeats=2, sample_steps=5)
+    m = build("rbm", (1, 4, 4), hidden=8, persistent=persistent, lr=0.1, lr_schedule="constant",
+              steps=1500, batch_size=20, ais_betas=20, ais_runs=4, ais_repeats=2, sample_steps=5)
 
     def mean_ll() -> float:
         with torch.no_grad():

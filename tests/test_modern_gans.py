@@ -90,12 +90,13 @@ def test_modulated_conv_equals_per_sample_weights():
     m = ModulatedConv2d(4, 6, 3, w_dim=5)
     x, w = torch.randn(3, 4, 7, 7), torch.randn(3, 5)
     s = m.affine(w)  # (B, Cin)
-    wp = m.weight[None] * s[:, None, :, None, None]  # (B, Cout, Cin, k, k)
+    weight = m.weight * m.weight_gain  # the equalised-lr weight as used: N(0, 1) / sqrt(fan_in)
+    wp = weight[None] * s[:, None, :, None, None]  # (B, Cout, Cin, k, k)
     wp = wp / wp.pow(2).sum((2, 3, 4), keepdim=True).add(1e-8).sqrt()
     ref = F.conv2d(x.view(1, 12, 7, 7), wp.view(18, 4, 3, 3), padding=1, groups=3).view(3, 6, 7, 7)
     assert torch.allclose(m(x, w), ref, atol=1e-5)
     m.demodulate = False
-    ref = F.conv2d(x.view(1, 12, 7, 7), (m.weight[None] * s[:, None, :, None, None]).view(18, 4, 3, 3),
+    ref = F.conv2d(x.view(1, 12, 7, 7), (weight[None] * s[:, None, :, None, None]).view(18, 4, 3, 3),
                    padding=1, groups=3).view(3, 6, 7, 7)
     assert torch.allclose(m(x, w), ref, atol=1e-5)
 

@@ -218,3 +218,22 @@ def test_snapshots_are_the_weights_at_their_steps_and_survive_a_resume(tmp_path)
     assert [p["step"] for p in resumed.snapshots] == at
     for a, b in zip(full.snapshots, resumed.snapshots):
         assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"])
+
+
+def test_equalised_layers_scale_weights_by_he_constant_and_lr_multiplier():
+    """Karras et al. 2018 §4.1: the stored weight is N(0, 1) / lr_mul, used as w · lr_mul /
+    sqrt(fan_in); its gradient (what Adam normalises) shrinks by the same factor."""
+    from genbench.nn.equalized import EqualConv2d, EqualLinear
+
+    torch.manual_seed(0)
+    lin = EqualLinear(400, 300, lr_mul=0.01, bias_init=0.5)
+    assert float(lin.weight.std()) == pytest.approx(100, rel=0.02)
+    x = torch.randn(8, 400)
+    ref = x @ (lin.weight * 0.01 / 20).T + 0.5 * 0.01
+    assert torch.allclose(lin(x), ref, atol=1e-5)
+    out = EqualLinear(400, 300)(torch.randn(4096, 400))
+    assert float(out.std()) == pytest.approx(1.0, rel=0.05)  # He-scaled forward pass
+    conv = EqualConv2d(8, 4, 3, padding=1)
+    y = torch.randn(2, 8, 5, 5)
+    assert torch.allclose(conv(y), torch.nn.functional.conv2d(
+        y, conv.weight / math.sqrt(72), conv.bias, padding=1), atol=1e-6)

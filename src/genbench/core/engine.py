@@ -41,7 +41,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def make_optimizer(g: OptimGroup) -> torch.optim.Optimizer:
-    if g.schedule not in ("constant", "linear"):
+    if not callable(g.schedule) and g.schedule not in ("constant", "linear"):
         raise ValueError(f"unknown lr schedule {g.schedule!r}")
     if g.optimizer == "adam":
         return torch.optim.Adam(g.params, lr=g.lr, betas=g.betas, weight_decay=g.weight_decay)
@@ -249,9 +249,11 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
             b = step * draws
             step_losses: list[tuple[str, torch.Tensor]] = []
             for g, spec in groups.items():
-                if spec.schedule == "linear":  # stateless in the step: a resume needs nothing
+                if spec.schedule != "constant":  # stateless in the step: a resume needs nothing
+                    factor = spec.schedule(step, steps) if callable(spec.schedule) else \
+                        1 - step / steps
                     for pg in opts[g].param_groups:
-                        pg["lr"] = spec.lr * (1 - step / steps)
+                        pg["lr"] = spec.lr * factor
                 if freeze:
                     mine = {id(p) for p in spec.params}
                     for p in all_params:

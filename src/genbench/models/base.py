@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from math import prod
-from typing import ClassVar, NamedTuple
+from typing import Callable, ClassVar, NamedTuple
 
 import torch
 from pydantic import Field
@@ -54,9 +54,10 @@ class OptimGroup:
     """Parameters stepped together by one optimizer.
 
     ``steps``: updates of this group per engine step (k discriminator steps per generator step).
-    ``schedule``: ``constant`` lr, or ``linear``: lr · (1 − t / T) at engine step t of T, to 0 at
+    ``schedule``: ``constant`` lr, ``linear``: lr · (1 − t / T) at engine step t of T, to 0 at
     the end (e.g. PCD, whose persistent chains become the model's samples as the lr vanishes:
-    Tieleman 2008, §4).
+    Tieleman 2008, §4), or a function (t, T) -> the factor of lr at step t (a model trained in
+    phases decays each phase's rate on its own).
     """
 
     params: list[nn.Parameter]
@@ -66,7 +67,7 @@ class OptimGroup:
     optimizer: str = "adam"
     weight_decay: float = 0.0
     extra: dict = field(default_factory=dict)
-    schedule: str = "constant"
+    schedule: str | Callable[[int, int], float] = "constant"
 
 
 class GenerativeModel(nn.Module):

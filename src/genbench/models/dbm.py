@@ -58,6 +58,7 @@ class DBMModel(GenerativeModel):
         #: that scales the step); S&H 2009 trained jointly at a smaller rate than pretraining
         joint_lr_scale: float = Field(default=1.0, gt=0, le=1)
         momentum: float = Field(default=0.5, ge=0, lt=1)
+        lr_schedule: Literal["constant", "linear"] = "constant"  # linear: to 0 at the end
         weight_decay: float = Field(default=1e-4, ge=0)
         sample_steps: int = Field(default=1000, ge=1)
         ais_betas: int = Field(default=5000, ge=2)
@@ -90,7 +91,8 @@ class DBMModel(GenerativeModel):
         # one group: in each phase only its parameters get gradients (SGD skips the others)
         return {"dbm": OptimGroup(list(self.parameters()), self.cfg.lr,
                                   betas=(self.cfg.momentum, 0.999), optimizer="sgd",
-                                  weight_decay=self.cfg.weight_decay)}
+                                  weight_decay=self.cfg.weight_decay,
+                                  schedule=self.cfg.lr_schedule)}
 
     def phase(self) -> int:
         """0: bottom RBM, 1: top RBM, 2: joint training."""

@@ -45,6 +45,9 @@ class DBN(GenerativeModel):
         persistent: bool = True
         lr: float = Field(gt=0)
         momentum: float = Field(default=0.5, ge=0, lt=1)
+        # linear: the rate decays to 0 over the whole run (the RBM's recipe), so the top RBM
+        # ends at 0; decaying each layer's phase to 0 on its own gave 6 classes (seed 0)
+        lr_schedule: Literal["constant", "linear"] = "constant"
         weight_decay: float = Field(default=1e-4, ge=0)
         sample_steps: int = Field(default=1000, ge=1)  # Gibbs rounds in the top RBM
         bound_samples: int = Field(default=10, ge=1)  # h1 draws per test image
@@ -83,7 +86,8 @@ class DBN(GenerativeModel):
         # one group: only the layer being trained gets gradients, SGD skips the others
         return {"rbm": OptimGroup(list(self.layers.parameters()), self.cfg.lr,
                                   betas=(self.cfg.momentum, 0.999), optimizer="sgd",
-                                  weight_decay=self.cfg.weight_decay)}
+                                  weight_decay=self.cfg.weight_decay,
+                                  schedule=self.cfg.lr_schedule)}
 
     def phase(self) -> int:
         """The layer being trained greedily."""

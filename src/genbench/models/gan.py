@@ -43,6 +43,7 @@ class GAN(GenerativeModel):
         arch: Literal["mlp", "conv"] = "conv"
         z_dim: int = Field(ge=1)
         width: int = Field(default=32, ge=4)  # conv channels
+        g_width: int | None = Field(default=None, ge=4)  # the generator's, if not `width`
         hidden: list[int] = Field(default=[256, 256], min_length=1)  # mlp layer sizes
         output: Literal["tanh", "linear"] = "tanh"  # linear: unbounded data (the 2-D toys)
         loss: Literal[tuple(L.GAN_LOSSES)] = "non_saturating"  # type: ignore[valid-type]
@@ -94,8 +95,8 @@ class GAN(GenerativeModel):
         super().__init__(cfg, shape, num_classes)
         self.conditional = cfg.conditional
         k = num_classes if cfg.conditional else 0
-        self.gen = Generator(cfg.arch, cfg.z_dim, self.shape, cfg.width, list(cfg.hidden),
-                             cfg.output, extra=k)
+        self.gen = Generator(cfg.arch, cfg.z_dim, self.shape, cfg.g_width or cfg.width,
+                             list(cfg.hidden), cfg.output, extra=k)
         self.disc = Discriminator(cfg.arch, self.shape, cfg.width, list(cfg.hidden), extra=k,
                                   dropout=cfg.d_dropout, norm=cfg.d_norm,
                                   minibatch_kernels=cfg.minibatch_kernels,

@@ -22,6 +22,7 @@ from torch import nn
 from genbench.core import losses as L
 from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.nn.ema import EMA
 from genbench.nn.gan import minibatch_stddev
 
 LEVELS = 3  # resolutions: H/4, H/2, H
@@ -93,6 +94,9 @@ class ProGAN(GenerativeModel):
         lr_disc: float = Field(gt=0)
         beta1: float = Field(default=0.0, ge=0, lt=1)
         beta2: float = Field(default=0.99, ge=0, lt=1)
+        # decay of the generator's weight average that samples (Karras et al. 2018, §A.1:
+        # 0.999); 0 = the last generator
+        ema: float = Field(default=0.0, ge=0, lt=1)
 
     def __init__(self, cfg: Config, shape, num_classes):
         super().__init__(cfg, shape, num_classes)
@@ -102,6 +106,7 @@ class ProGAN(GenerativeModel):
             raise ConfigError(f"progan: H and W must be divisible by 4, got {shape[1]}x{shape[2]}")
         self.gen = ProGenerator(cfg.z_dim, self.shape, cfg.width)
         self.disc = ProDiscriminator(self.shape, cfg.width)
+        self.gen_ema = EMA(self.gen, cfg.ema) if cfg.ema else None
         self.d_loss, self.g_loss = L.GAN_LOSSES[cfg.loss]
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
         self._steps: int | None = None  # host mirror of steps_done
@@ -152,10 +157,13 @@ class ProGAN(GenerativeModel):
             self.steps_done += 1
             if self._steps is not None:
                 self._steps += 1
+            if self.gen_ema is not None:
+                self.gen_ema.update(self.gen)
 
     def _sample(self, n, generator, labels=None):
         level, alpha = self.schedule()
-        x = self.gen(self.randn(n, self.cfg.z_dim, generator=generator), level, alpha)
+        gen = self.gen if self.gen_ema is None else self.gen_ema
+        x = gen(self.randn(n, self.cfg.z_dim, generator=generator), level, alpha)
         if x.shape[-2:] != self.shape[-2:]:  # cut short before the last level
             x = F.interpolate(x, size=self.shape[-2:], mode="nearest")
         return (x + 1) / 2

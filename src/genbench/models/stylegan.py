@@ -29,6 +29,8 @@ from torch import nn
 from genbench.core import losses as L
 from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.nn.ema import EMA
+from genbench.nn.equalized import EqualConv2d, EqualLinear
 from genbench.nn.gan import minibatch_stddev
 from genbench.nn.stylegan import MappingNetwork, SynthesisNetwork
 
@@ -39,11 +41,12 @@ class StyleDiscriminator(nn.Module):
     def __init__(self, shape: tuple[int, int, int], width: int):
         super().__init__()
         c, h, w = shape
-        self.features = nn.Sequential(
-            nn.Conv2d(c, width, 3, 1, 1), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2, True),  # (B, 2w, H/2, W/2)
-            nn.Conv2d(2 * width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2, True))  # (B, 2w, H/4, W/4)
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear((2 * width + 1) * (h // 4) * (w // 4), 1))
+        self.features = nn.Sequential(  # equalised learning rate, as the generator
+            EqualConv2d(c, width, 3, 1, 1), nn.LeakyReLU(0.2, True),
+            EqualConv2d(width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2, True),  # (B, 2w, H/2, W/2)
+            EqualConv2d(2 * width, 2 * width, 4, 2, 1), nn.LeakyReLU(0.2, True))  # (B, 2w, H/4, W/4)
+        self.head = nn.Sequential(nn.Flatten(),
+                                  EqualLinear((2 * width + 1) * (h // 4) * (w // 4), 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(minibatch_stddev(self.features(x))).squeeze(1)
@@ -59,6 +62,10 @@ class StyleGAN(GenerativeModel):
         z_dim: int = Field(default=64, ge=1)
         w_dim: int = Field(default=64, ge=1)
         mapping_layers: int = Field(default=4, ge=1)
+        mapping_lr_mul: float = Field(default=0.01, gt=0, le=1)  # Karras et al. 2019, §C
+        # decay of the moving average of G's weights that samples and is studied (0 = the last
+        # G); Karras et al. 2019 sample G's average (genbench.nn.ema)
+        ema: float = Field(default=0.0, ge=0, lt=1)
         channels: list[int] = Field(default=[64, 32, 16], min_length=3, max_length=3)
         d_width: int = Field(default=16, ge=4)
         mixing_prob: float = Field(default=0.9, ge=0, le=1)
@@ -80,8 +87,12 @@ class StyleGAN(GenerativeModel):
             from genbench.core.errors import ConfigError
 
             raise ConfigError(f"stylegan: H and W must be divisible by 4, got {shape[1]}x{shape[2]}")
-        self.mapping = MappingNetwork(cfg.z_dim, cfg.w_dim, cfg.mapping_layers)
+        self.mapping = MappingNetwork(cfg.z_dim, cfg.w_dim, cfg.mapping_layers,
+                                      cfg.mapping_lr_mul)
         self.synthesis = SynthesisNetwork(self.shape, cfg.w_dim, tuple(cfg.channels))
+        # the average of both generator networks (a ModuleDict: "mapping", "synthesis")
+        self.gen_ema = EMA(nn.ModuleDict({"mapping": self.mapping, "synthesis": self.synthesis}),
+                           cfg.ema) if cfg.ema else None
         self.disc = StyleDiscriminator(self.shape, cfg.d_width)
         self.d_loss, self.g_loss = L.GAN_LOSSES[cfg.loss]
         self.register_buffer("d_steps_done", torch.zeros((), dtype=torch.long))
@@ -125,7 +136,7 @@ class StyleGAN(GenerativeModel):
     def synthesize(self, ws: torch.Tensor, generator: torch.Generator | None = None
                    ) -> torch.Tensor:
         """Images in [0, 1] from per-layer styles. (B, num_ws, w_dim) -> (B, C, H, W)"""
-        return (self.synthesis(ws, self.noise(len(ws), generator)) + 1) / 2
+        return (self._g("synthesis")(ws, self.noise(len(ws), generator)) + 1) / 2
 
     # --- training -------------------------------------------------------------------------
     def _fake(self, n: int, device) -> torch.Tensor:
@@ -158,6 +169,17 @@ class StyleGAN(GenerativeModel):
     def on_step_end(self, group: str) -> None:
         if group == "disc":
             self.d_steps_done += 1
+        elif self.gen_ema is not None:
+            self.gen_ema.update(nn.ModuleDict({"mapping": self.mapping,
+                                               "synthesis": self.synthesis}))
+
+    def _g(self, part: str) -> nn.Module:
+        """The generator network that samples: its weight average where ``ema`` is set."""
+        return self.gen_ema.net[part] if self.gen_ema is not None else getattr(self, part)
+
+    def map(self, z: torch.Tensor) -> torch.Tensor:
+        """z -> w with the sampling generator's mapping network. (B, z_dim) -> (B, w_dim)"""
+        return self._g("mapping")(z)
 
     # --- sampling -------------------------------------------------------------------------
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -166,7 +188,7 @@ class StyleGAN(GenerativeModel):
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None,
                  generator: torch.Generator | None = None) -> torch.Tensor:
         """G(z) as [0, 1] images, one w for every layer. (n, z_dim) -> (n, C, H, W)"""
-        return self.synthesize(self.broadcast(self.mapping(z)), generator)
+        return self.synthesize(self.broadcast(self.map(z)), generator)
 
     def _sample(self, n, generator, labels=None):
         return self.generate(self.latent(n, generator), generator=generator)

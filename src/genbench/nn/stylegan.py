@@ -2,7 +2,9 @@
 Architecture for GANs"; modulation as in StyleGAN2, Karras et al. 2020): the mapping network
 z -> w, weight-modulated and demodulated convolutions (each layer's style scales its input
 channels; demodulation replaces StyleGAN1's AdaIN instance normalisation), per-pixel noise
-inputs with learned per-channel strengths."""
+inputs with learned per-channel strengths. Every weight has the equalised learning rate
+(:mod:`genbench.nn.equalized`), the mapping network's at ``lr_mul`` = 0.01 of the generator's
+rate (Karras et al. 2019, §C)."""
 
 from __future__ import annotations
 
@@ -12,16 +14,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genbench.nn.equalized import EqualLinear
+
 
 class MappingNetwork(nn.Module):
     """z (normalised to unit second moment, StyleGAN's pixel norm) -> w through ``layers``
-    fully connected layers with leaky ReLU. (B, z_dim) -> (B, w_dim)"""
+    fully connected layers with leaky ReLU, each at ``lr_mul`` × the learning rate.
+    (B, z_dim) -> (B, w_dim)"""
 
-    def __init__(self, z_dim: int, w_dim: int, layers: int):
+    def __init__(self, z_dim: int, w_dim: int, layers: int, lr_mul: float = 0.01):
         super().__init__()
         mods: list[nn.Module] = []
         for i in range(layers):
-            mods += [nn.Linear(z_dim if i == 0 else w_dim, w_dim), nn.LeakyReLU(0.2, True)]
+            mods += [EqualLinear(z_dim if i == 0 else w_dim, w_dim, lr_mul=lr_mul),
+                     nn.LeakyReLU(0.2, True)]
         self.net = nn.Sequential(*mods)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -39,17 +45,18 @@ class ModulatedConv2d(nn.Module):
 
     def __init__(self, cin: int, cout: int, kernel: int, w_dim: int, demodulate: bool = True):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(cout, cin, kernel, kernel) / math.sqrt(cin * kernel ** 2))
-        self.affine = nn.Linear(w_dim, cin)
-        nn.init.ones_(self.affine.bias)  # styles start at 1: the plain convolution
+        self.weight = nn.Parameter(torch.randn(cout, cin, kernel, kernel))  # equalised lr
+        self.weight_gain = 1 / math.sqrt(cin * kernel ** 2)
+        self.affine = EqualLinear(w_dim, cin, bias_init=1.0)  # styles start at 1: plain conv
         self.demodulate = demodulate
         self.pad = kernel // 2
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         s = self.affine(w)  # (B, Cin)
-        y = F.conv2d(x * s[:, :, None, None], self.weight, padding=self.pad)  # (B, Cout, H, W)
+        weight = self.weight * self.weight_gain
+        y = F.conv2d(x * s[:, :, None, None], weight, padding=self.pad)  # (B, Cout, H, W)
         if self.demodulate:
-            wsq = self.weight.pow(2).sum((2, 3))  # (Cout, Cin)
+            wsq = weight.pow(2).sum((2, 3))  # (Cout, Cin)
             d = torch.rsqrt(s.pow(2) @ wsq.t() + 1e-8)  # (B, Cout)
             y = y * d[:, :, None, None]
         return y

@@ -127,7 +127,7 @@ def style(name: str, model, judge: Judge, out_dir: Path) -> dict:
     g = torch.Generator().manual_seed(seed)
     za, zb = model.latent(n, g), model.latent(n, g)
     with torch.no_grad():
-        wa, wb = model.mapping(za), model.mapping(zb)
+        wa, wb = model.map(za), model.map(zb)
 
     def render(ws: torch.Tensor, salt: int) -> torch.Tensor:  # the same noise per salt
         return model.synthesize(ws, torch.Generator().manual_seed(seed + 1 + salt))
@@ -161,7 +161,7 @@ def style(name: str, model, judge: Judge, out_dir: Path) -> dict:
     eps = cfg.ppl_epsilon
     ppl_z = S.perceptual_path_length(
         S.slerp, (za.double(), zb.double()),
-        lambda p, i: m64.synthesize(m64.broadcast(m64.mapping(p)),
+        lambda p, i: m64.synthesize(m64.broadcast(m64.map(p)),
                                     torch.Generator().manual_seed(seed + 7 + i)).double(),
         feats, eps, t)
     ppl_w = S.perceptual_path_length(
