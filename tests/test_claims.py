@@ -7,6 +7,7 @@ import statistics
 
 import pytest
 import yaml
+from conftest import ROOT
 
 from genbench.claims import (
     Claim,
@@ -166,3 +167,19 @@ def test_report_claims_table_puts_failures_first_and_names_repeated_models():
                          for k, v in (("a", "holds"), ("b", "inconclusive"), ("c", "fails"))}}
     table = _claims_blocks(claims)[2].df
     assert list(table.index) == ["c", "b", "a"]
+
+
+def test_extra_seeds_run_every_analysis_the_claims_read(params):
+    """The extra-seed stages run only analysis.for_seeds: each claim operand that names an
+    analysis (model:<analysis>.<number>) must be in it, or that claim would see one seed."""
+    from genbench.analysis.runner import NAMES
+    from genbench.claims import load_claims, parse_check
+
+    read = set()
+    for c in load_claims(ROOT / "conf" / "claims.yaml").claims:
+        for o in parse_check(c.check)[0]:
+            head = o.path.split(".")[0] if o.model else ""
+            if head in NAMES:
+                read.add(head)
+    assert read and read <= set(params.analysis.for_seeds), read - set(params.analysis.for_seeds)
+    assert set(params.analysis.for_seeds) <= set(NAMES)

@@ -221,7 +221,9 @@ def test_matching_aware_loss_is_reeds():
 
 
 #: (config, override, the modules it says it normalises)
-SN_MODELS = [("sagan", {}, ("gen", "disc")), ("sagan_noattn", {}, ("gen", "disc")),
+SN_MODELS = [("sagan", {"gen_spectral_norm": True}, ("gen", "disc")),
+             ("sagan_noattn", {"gen_spectral_norm": True}, ("gen", "disc")),
+             ("sagan", {}, ("disc",)),
              ("biggan", {"spectral_norm": True}, ("gen", "disc")),
              ("dcgan", {"spectral_norm": True}, ("disc",))]
 

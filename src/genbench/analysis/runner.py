@@ -264,6 +264,11 @@ def label_swap(c: Context) -> dict:
 
 
 # --------------------------------------------------------------------------- the stage
+#: every analysis by name, in the order they run (the keys of an analyses JSON)
+NAMES = ("interpolation", "inpainting", "latent", "tangents", "probe", "robustness",
+         "dependency", "prior_match", "label_swap", "anomaly", "finetune")
+
+
 def _plan(c: Context) -> dict[str, object]:
     """analysis name -> function, or the reason it does not apply."""
     m = c.model
@@ -290,9 +295,11 @@ def _plan(c: Context) -> dict[str, object]:
 
 
 def analyze(params: EvaluateView, name: str, model, kind: str, classifier, train: D.Split,
-            test: D.Split, num_classes: int, out_metrics, out_dir) -> dict:
+            test: D.Split, num_classes: int, out_metrics, out_dir,
+            only: list[str] | None = None) -> dict:
     """Every analysis that applies to ``model`` (already loaded by the evaluate stage, which
-    calls this): figures into ``out_dir`` (swapped in whole), numbers into ``out_metrics``."""
+    calls this): figures into ``out_dir`` (swapped in whole), numbers into ``out_metrics``.
+    ``only``: run just these (an extra seed runs what the claims read)."""
     model.eval()
     for p in model.parameters():  # the analyses differentiate w.r.t. inputs/codes only
         p.requires_grad_(False)
@@ -301,6 +308,8 @@ def analyze(params: EvaluateView, name: str, model, kind: str, classifier, train
     def fill(folder: Path) -> None:  # the figures go to a temp folder swapped in at the end
         c = Context(params, name, model, classifier, train, test, num_classes, folder)
         for analysis, fn in _plan(c).items():
+            if only is not None and analysis not in only and not isinstance(fn, str):
+                fn = "an extra seed: not read by the claims (analysis.for_seeds)"
             if isinstance(fn, str):
                 result["skipped"][analysis] = fn
                 continue

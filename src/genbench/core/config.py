@@ -163,6 +163,9 @@ class AnalysisConfig(Section):
     finetune: FinetuneConfig = FinetuneConfig()
     robustness: RobustnessConfig = RobustnessConfig()
     probe_max_iter: int = Field(default=1000, ge=1)  # logistic regression of the linear probe
+    # the analyses an extra-seed stage runs (null = every one that applies): those the claims
+    # read (a test checks conf/claims.yaml against it); the main chains run them all
+    for_seeds: list[str] | None = None
 
 
 class ClusterConfig(Section):

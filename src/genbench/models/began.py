@@ -20,6 +20,7 @@ from torch import nn
 from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
 from genbench.nn import ConvDecoder, ConvEncoder
+from genbench.nn.ema import EMA
 from genbench.nn.gan import Generator
 
 
@@ -39,6 +40,9 @@ class BEGAN(GenerativeModel):
         lr_disc: float = Field(gt=0)
         beta1: float = Field(default=0.5, ge=0, lt=1)
         eta: Literal[1, 2] = 1  # the power of the reconstruction error
+        # decay of the generator's weight average that samples (0 = the last G; Yazici et al.
+        # 2019, genbench.nn.ema)
+        ema: float = Field(default=0.0, ge=0, lt=1)
 
     def __init__(self, cfg: Config, shape, num_classes):
         super().__init__(cfg, shape, num_classes)
@@ -47,6 +51,7 @@ class BEGAN(GenerativeModel):
                                    "dec": ConvDecoder(cfg.code_dim, self.shape, cfg.width)})
         self.register_buffer("k", torch.zeros(()))  # k_t, the equilibrium control variable
         self.register_buffer("_balance", torch.zeros(()))  # γ L(x) − L(G(z)) of the last D step
+        self.gen_ema = EMA(self.gen, cfg.ema) if cfg.ema else None
 
     @property
     def input_transform(self) -> str:
@@ -77,6 +82,9 @@ class BEGAN(GenerativeModel):
     def on_step_end(self, group: str) -> None:
         if group == "disc":  # proportional control of k_t, no host sync
             self.k.add_(self.cfg.lambda_k * self._balance).clamp_(0, 1)
+        elif self.gen_ema is not None:
+            self.gen_ema.update(self.gen)
 
     def _sample(self, n, generator, labels=None):
-        return (self.gen(self.randn(n, self.cfg.z_dim, generator=generator)) + 1) / 2
+        gen = self.gen if self.gen_ema is None else self.gen_ema
+        return (gen(self.randn(n, self.cfg.z_dim, generator=generator)) + 1) / 2

@@ -19,6 +19,7 @@ from torch import nn
 from genbench.core import losses as L
 from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.nn.ema import EMA
 from genbench.nn.gan import Discriminator, Generator
 
 
@@ -40,6 +41,9 @@ class InfoGAN(GenerativeModel):
         lr_disc: float = Field(gt=0)
         beta1: float = Field(default=0.5, ge=0, lt=1)
         d_dropout: float = Field(default=0.0, ge=0, lt=1)
+        # decay of the generator's weight average that samples (0 = the last G; Yazici et al.
+        # 2019, genbench.nn.ema)
+        ema: float = Field(default=0.0, ge=0, lt=1)
 
     conditional = True  # sampled per value of the categorical code
     #: the code space of :meth:`latent` holds the categorical code itself: no label needed
@@ -58,10 +62,20 @@ class InfoGAN(GenerativeModel):
         self.q = nn.Sequential(nn.Linear(feat, 128), nn.LeakyReLU(0.2, True),
                                nn.Linear(128, codes))  # (N, K + continuous)
         self.d_loss, self.g_loss = L.GAN_LOSSES[cfg.loss]
+        self.gen_ema = EMA(self.gen, cfg.ema) if cfg.ema else None
 
     @property
     def input_transform(self) -> str:
         return "symmetric"
+
+    def on_step_end(self, group: str) -> None:
+        if group == "gen" and self.gen_ema is not None:
+            self.gen_ema.update(self.gen)
+
+    @property
+    def _sampler(self) -> nn.Module:
+        """The generator that samples: its weight average where ``ema`` is set."""
+        return self.gen if self.gen_ema is None else self.gen_ema
 
     def sample_labels(self, n: int) -> torch.Tensor:
         return torch.arange(n) % self.cfg.categories
@@ -120,9 +134,9 @@ class InfoGAN(GenerativeModel):
     def generate(self, h: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """G(h) for h from :meth:`latent` (labels unused: c is part of h). (n, C, H, W) [0, 1]"""
         k = self.cfg.z_dim
-        return (self.gen(h[:, :k], h[:, k:]) + 1) / 2
+        return (self._sampler(h[:, :k], h[:, k:]) + 1) / 2
 
     def _sample(self, n, generator, labels=None):
         z = self.randn(n, self.cfg.z_dim, generator=generator)
         _, _, code = self._codes(n, self.device, labels, generator)
-        return (self.gen(z, code) + 1) / 2
+        return (self._sampler(z, code) + 1) / 2

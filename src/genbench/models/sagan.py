@@ -1,7 +1,8 @@
 """Self-Attention GAN (Zhang et al. 2019; Bios 740 ch. 6 "Self-Attention GANs ... improves
 global structure modeling"): a DCGAN-shaped generator and discriminator with a self-attention
 block at 14×14 in both (:class:`genbench.nn.attention.SelfAttention2d`), spectral normalisation
-of every weight of G and D, the hinge loss, and the two time-scale update rule with the paper's
+of every weight of D and, with ``gen_spectral_norm`` (the paper's choice), of G (transposed
+convolutions included), the hinge loss, and the two time-scale update rule with the paper's
 learning rates (G 1e-4, D 4e-4, Adam β = (0, 0.9)).
 
 ``attention: false`` is the ablation: the same networks without the attention block (the

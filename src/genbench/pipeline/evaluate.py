@@ -118,7 +118,7 @@ def _curve(params: EvaluateView, model, meta, processed_dir, ref, extract, unpai
 def evaluate(params: EvaluateView, name: str, processed_dir, evaluator_path, model_path, samples_path,
              out_metrics, unpaired_path=None, grid_path=None, out_analyses=None,
              figures_dir=None, train_info_path=None, losses_path=None, curve_path=None,
-             out_curve=None) -> dict:
+             out_curve=None, analyses_only: list[str] | None = None) -> dict:
     """Stage ``evaluate@<name>``: sample metrics against the train split (its features stored
     by the evaluator stage), test NLL/MSE, the translation metrics of a translation model
     (``unpaired_path``: the other domain's classifier); then the autoencoder analyses that
@@ -178,7 +178,7 @@ def evaluate(params: EvaluateView, name: str, processed_dir, evaluator_path, mod
         from genbench.analysis.runner import analyze
 
         analyses = analyze(params, name, model, rec["kind"], classifier, train_split, test,
-                           meta["num_classes"], out_analyses, figures_dir)
+                           meta["num_classes"], out_analyses, figures_dir, analyses_only)
     tracking.log_model_run(params.mlflow, model=name, record=rec,
                            train_info=read_json(train_info_path) if train_info_path else {},
                            losses_csv=losses_path, model_path=model_path, metrics=out,

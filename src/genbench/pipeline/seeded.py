@@ -2,7 +2,7 @@
 in one process with the main chain's settings and only the seed changed, keeping the metrics
 (what the claims compare over seeds). The model, samples and figures go to a temporary folder:
 a seed's outputs are its numbers. MLflow is off for them (the main chain's run describes the
-model); the one-class anomaly analysis, which retrains models, is skipped."""
+model); of the analyses, only those the claims read run (``analysis.for_seeds``)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ def run_seed(train_view, sample_view, evaluate_view, name: str, seed: int, proce
                processed_dir)
         metrics = evaluate(ev, name, processed_dir, evaluator_path, t / "model.pt",
                            t / "samples.pt", t / "metrics.json", unpaired_path, t / "grid.png",
-                           t / "analyses.json", t / "figures")
+                           t / "analyses.json", t / "figures",
+                           analyses_only=evaluate_view.analysis.for_seeds)
         analyses = read_json(t / "analyses.json")
         info = read_json(t / "train.json")
     result = {"model": name, "seed": seed, "metrics": metrics, "analyses": analyses,
