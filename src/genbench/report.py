@@ -394,8 +394,9 @@ def _slug(text: str) -> str:
 
 CURVES_TEXT = (
     "Each model measured at train.curve_points evenly spaced steps from the snapshots its "
-    "train stage kept (metrics/curves/<model>.csv, also a DVC plot and the MLflow run's "
-    "curve.* histories), against the CPU-seconds of training up to that step: "
+    "train stage kept (numbers: metrics/curves/<model>.csv and the MLflow run's curve.* "
+    "histories; these figures are DVC plots), against the CPU-seconds of training up to that "
+    "step: "
     "budget.curve_samples samples per point judged like the final ones (a translation model: "
     "its translations of the test split), and the exact test NLL where the model has one. FID "
     "from fewer samples is biased upward against the summary tables: compare the points of a "
