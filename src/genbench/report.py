@@ -379,9 +379,10 @@ def _curve_figure(path: Path, title: str, curves: dict[str, pd.DataFrame]) -> bo
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)
         handles, labels = axes[0][0].get_legend_handles_labels()
+        # the title heads the legend (a suptitle placed by hand overlapped a 3-row legend)
         fig.legend(handles, labels, fontsize=7, loc="lower center", frameon=False,
-                   ncol=min(len(labels), 6), bbox_to_anchor=(0.5, 1.0))
-        fig.suptitle(title, fontsize=10, y=1.08 + 0.05 * ((len(labels) - 1) // 6))
+                   ncol=min(len(labels), 6), bbox_to_anchor=(0.5, 1.0), title=title,
+                   title_fontsize=10)
         fig.tight_layout()
         fig.savefig(path, dpi=100, bbox_inches="tight")
         plt.close(fig)
