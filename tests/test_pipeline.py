@@ -116,7 +116,7 @@ def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
         assert all(math.isfinite(v) for v in all_numbers(metrics)), m
         analyses = json.loads((repo / "metrics" / "analyses" / f"{m}.json").read_text())
         assert all(math.isfinite(v) for v in all_numbers(analyses)), m
-        # issue 27: the gate in every model's metrics; its learning curve, a DVC plot
+        # the gate in every model's metrics; its learning curve (one row per curve point)
         assert isinstance(metrics["collapsed"], bool) and "gate" in metrics, m
         steps = json.loads((repo / "models" / m / "train.json").read_text())["steps"]
         rows = (repo / "metrics" / "curves" / f"{m}.csv").read_text().splitlines()
