@@ -154,6 +154,7 @@ def test_rbm_training_raises_the_exact_log_likelihood(persistent, engine_cfg):
     x = (protos[torch.arange(400) % 2] - flip).abs()  # binary, 1% of pixels flipped
     split = Split((x * 255).to(torch.uint8).view(400, 1, 4, 4), torch.arange(400) % 2)
     m = build("rbm", (1, 4, 4), hidden=8, persistent=persistent, lr=0.1, lr_schedule="constant",
+              sample_init="persistent" if persistent else "random",
               steps=1500, batch_size=20, ais_betas=20, ais_runs=4, ais_repeats=2, sample_steps=5)
 
     def mean_ll() -> float:
@@ -192,6 +193,36 @@ def test_tied_dbn_starts_as_its_first_rbm_and_its_bound_is_that_rbms_likelihood(
         build("dbn", (1, 2, 3), hidden=[4, 5], tie_init=True, lr=0.1, steps=2, batch_size=4)
     with pytest.raises(ConfigError, match="tie_init"):
         build("dbn", (1, 2, 3), hidden=[4], tie_init=False, lr=0.1, steps=2, batch_size=4)
+
+
+@pytest.mark.parametrize("kind", ["rbm", "dbn"])
+def test_persistent_sampling_continues_the_pcd_chains(kind):
+    """``sample_init: persistent``: sample i continues PCD chain i mod batch_size (the RBM's own
+    chains; the DBN's top-RBM chains, then the downward pass). With weights that copy v to h and
+    back (W = 20 I, biases -10), one Gibbs round returns its start, so the samples are the
+    chains repeated; from ``random`` they are not. Without PCD chains the config is refused."""
+    d = 6
+    common = {"k": 1, "persistent": True, "lr": 0.1, "batch_size": 4, "sample_steps": 1,
+              "sample_init": "persistent", "ais_betas": 2, "ais_runs": 2, "ais_repeats": 1}
+    if kind == "rbm":
+        m = build("rbm", (1, 2, 3), hidden=d, **common)
+        rbms, chains = [m.rbm], m.chains
+    else:
+        m = build("dbn", (1, 2, 3), hidden=[d, d], tie_init=False, steps=2, **common)
+        rbms, chains = list(m.layers), m.chains1
+    with torch.no_grad():
+        for r in rbms:
+            r.W.copy_(20 * torch.eye(d)), r.b.fill_(-10), r.c.fill_(-10)
+        chains.copy_(torch.tensor([[1, 0, 0, 0, 0, 1], [0, 1, 1, 0, 0, 0],
+                                   [1, 1, 1, 1, 0, 0], [0, 0, 0, 1, 1, 1.0]]))
+    x = m.sample(10, torch.Generator().manual_seed(0)).view(10, d)
+    assert torch.allclose(x, chains[torch.arange(10) % 4], atol=1e-3), x
+    m.cfg = m.cfg.model_copy(update={"sample_init": "random"})
+    y = m.sample(10, torch.Generator().manual_seed(0)).view(10, d)
+    assert not torch.allclose(y, chains[torch.arange(10) % 4], atol=1e-3)
+    with pytest.raises(ValueError, match="persistent"):
+        build(kind, (1, 2, 3), **{**common, "persistent": False},
+              **({"hidden": d} if kind == "rbm" else {"hidden": [d, d], "tie_init": False, "steps": 2}))
 
 
 def separated(n_per: int = 100, k: int = 8, seed: int = 0) -> torch.Tensor:

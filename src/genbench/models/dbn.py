@@ -3,8 +3,11 @@ RBMs. Layer k is an RBM trained by (P)CD on samples of the hidden units of the f
 below, for ``steps // 2`` engine steps each.
 
 The generative model: the top two layers form an RBM P(h_{L-1}, h_L); every layer below is a
-sigmoid belief net P(h_{k-1} | h_k) with the weights of RBM k. Sampling: Gibbs chains in the
-top RBM, then one downward pass of probabilities.
+sigmoid belief net P(h_{k-1} | h_k) with the weights of RBM k. Sampling: ``sample_steps``
+rounds of Gibbs sampling in the top RBM, then one downward pass of probabilities (Hinton et al.
+2006, section 5), the chains starting from ``sample_init``: ``random`` binary h1, or the top
+RBM's ``persistent`` chains (PCD's fantasy particles, Tieleman 2008; sample i continues chain
+i mod batch_size): see :class:`genbench.models.rbm.RBMModel` for why they differ.
 
 Test log-likelihood (two layers): the variational lower bound with the factorial recognition
 q(h1|v) = σ(Wᵀv + c) of the first RBM (Salakhutdinov & Murray 2008, eq. 12):
@@ -22,7 +25,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import nn
 
 from genbench.core.errors import ConfigError
@@ -50,6 +53,7 @@ class DBN(GenerativeModel):
         lr_schedule: Literal["constant", "linear"] = "constant"
         weight_decay: float = Field(default=1e-4, ge=0)
         sample_steps: int = Field(default=1000, ge=1)  # Gibbs rounds in the top RBM
+        sample_init: Literal["random", "persistent"] = "random"  # where those chains start
         bound_samples: int = Field(default=10, ge=1)  # h1 draws per test image
         ais_betas: int = Field(default=5000, ge=2)
         ais_runs: int = Field(default=100, ge=2)
@@ -57,6 +61,12 @@ class DBN(GenerativeModel):
         #: start the top RBM as the transpose of the first: the bound starts at the first RBM's
         #: likelihood and greedy training can only raise it (Hinton et al. 2006)
         tie_init: bool = False
+
+        @model_validator(mode="after")
+        def _persistent_chains_exist(self):
+            if self.sample_init == "persistent" and not self.persistent:
+                raise ValueError("sample_init = persistent needs persistent: true (PCD chains)")
+            return self
 
     likelihood = "lower bound (variational) with an AIS log Z of the top RBM"
 
@@ -184,6 +194,10 @@ class DBN(GenerativeModel):
 
     def _sample(self, n, generator, labels=None):
         bottom, top = self.layers[0], self.layers[-1]
-        h1 = _bernoulli(torch.full((n, bottom.c.numel()), 0.5, device=self.device), generator)
+        if self.cfg.sample_init == "persistent":  # (n, H1): the top RBM's chain i mod batch
+            chains = getattr(self, f"chains{len(self.layers) - 1}")
+            h1 = chains[torch.arange(n, device=self.device) % len(chains)]
+        else:
+            h1 = _bernoulli(torch.full((n, bottom.c.numel()), 0.5, device=self.device), generator)
         h1 = top.gibbs(h1, self.cfg.sample_steps, generator)  # chains in the top RBM
         return bottom.p_v(h1).view(n, *self.shape)  # the downward pass, probabilities

@@ -4,8 +4,12 @@ Salakhutdinov & Murray 2008 for the AIS test log-likelihood) on binarised pixels
 Training: the engine steps the single group on F(v_data) − F(v_model) (see
 :class:`genbench.nn.rbm.RBM`), with v_model after ``k`` Gibbs steps from the batch (CD-k) or
 from ``persistent`` chains kept in a buffer (PCD). Sampling: ``sample_steps`` rounds of Gibbs
-sampling from random binary images, returning the last visible probabilities (as the VAE shows
-its decoder's means). Test log-likelihood: log P(v) = −F(v) − log Z with log Z from AIS;
+sampling, returning the last visible probabilities (as the VAE shows its decoder's means), from
+``sample_init``: ``random`` binary images, or the ``persistent`` chains' final states (PCD's
+"fantasy particles", Tieleman 2008; sample i continues chain i mod batch_size). The two differ
+when the chains mix slowly: a chain run long from anywhere drifts to the model's spurious modes,
+while the persistent chains, moved by every update, track the data (the conf file has the
+measurements). Test log-likelihood: log P(v) = −F(v) − log Z with log Z from AIS;
 ``ais_repeats`` independent AIS runs give the estimate's spread (written to the metrics), the
 mean estimate is used. AIS under-estimates log Z on average, so the NLL is an estimate (it
 may be optimistic), not a bound: the report says so.
@@ -16,7 +20,7 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
@@ -38,9 +42,16 @@ class RBMModel(GenerativeModel):
         lr_schedule: Literal["constant", "linear"] = "constant"  # linear: to 0 at the end
         weight_decay: float = Field(default=1e-4, ge=0)
         sample_steps: int = Field(default=1000, ge=1)  # Gibbs rounds per sample
+        sample_init: Literal["random", "persistent"] = "random"  # where sampling chains start
         ais_betas: int = Field(default=5000, ge=2)
         ais_runs: int = Field(default=100, ge=2)
         ais_repeats: int = Field(default=3, ge=1)
+
+        @model_validator(mode="after")
+        def _persistent_chains_exist(self):
+            if self.sample_init == "persistent" and not self.persistent:
+                raise ValueError("sample_init = persistent needs persistent: true (PCD chains)")
+            return self
 
     likelihood = "AIS estimate of log Z (not a bound)"
 
@@ -109,10 +120,13 @@ class RBMModel(GenerativeModel):
 
     @torch.no_grad()
     def chain(self, n: int, steps: int, generator: torch.Generator | None = None,
-              last_only: bool = False) -> torch.Tensor:
-        """``n`` Gibbs chains from random binary images; the visible probabilities of every
-        round (steps, n, C, H, W), or of the last one only (1, n, C, H, W)."""
-        v = _bernoulli(torch.full((n, self.dim), 0.5, device=self.device), generator)
+              last_only: bool = False, start: torch.Tensor | None = None) -> torch.Tensor:
+        """``n`` Gibbs chains from ``start`` (n, V) or random binary images; the visible
+        probabilities of every round (steps, n, C, H, W), or of the last one only
+        (1, n, C, H, W)."""
+        if start is None:
+            start = _bernoulli(torch.full((n, self.dim), 0.5, device=self.device), generator)
+        v = start
         out = []
         for _ in range(steps):
             p = self.rbm.p_v(_bernoulli(self.rbm.p_h(v), generator))
@@ -122,4 +136,7 @@ class RBMModel(GenerativeModel):
         return p.view(1, n, *self.shape) if last_only else torch.stack(out)
 
     def _sample(self, n, generator, labels=None):
-        return self.chain(n, self.cfg.sample_steps, generator, last_only=True)[0]
+        start = None
+        if self.cfg.sample_init == "persistent":  # (n, V): chain i mod batch_size, binary
+            start = self.chains[torch.arange(n, device=self.device) % len(self.chains)]
+        return self.chain(n, self.cfg.sample_steps, generator, last_only=True, start=start)[0]
