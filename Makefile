@@ -30,10 +30,8 @@ quickstart: install  ## the first experiment: one model (vae) on the tiny digits
 exps: install  ## experiments side by side in <= 200 columns (python -m genbench.exps -h)
 	source $(BIN)/activate && python -m genbench.exps
 
-# Two pytest workers, one test file at a time each (--dist loadfile: a file's module fixtures are
-# built once): the whole-DAG test alone is ~2/3 of the serial time, so it runs beside the rest.
 test: install  ## unit tests + the slow whole-DAG run on the tiny digits dataset
-	source $(BIN)/activate && pytest -q -n 2 --dist loadfile
+	source $(BIN)/activate && pytest -q
 
 test-fast: install
 	source $(BIN)/activate && pytest -q -m "not slow"

@@ -72,10 +72,3 @@ def digits_workdir(tmp_path_factory):
     D.download(cfg, w / "data/raw")
     D.preprocess(cfg, w / "data/raw", w / "data/processed", seed=0)
     return w
-
-
-def pytest_collection_modifyitems(items):
-    """The whole-DAG test file first: it is ~2/3 of `make test`'s serial time, so with two
-    xdist workers (``-n 2 --dist loadfile``, the Makefile) it starts at once on one worker and
-    the other files run beside it (last in collection order, it started ~4 min late)."""
-    items.sort(key=lambda item: item.path.name != "test_pipeline.py")  # stable: rest in order
