@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export DVC_NO_ANALYTICS := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install repro quickstart exps test test-fast bench params mlflow-ui mlflow-server clean-outputs
+.PHONY: install repro quickstart exps test test-fast golden bench params mlflow-ui mlflow-server clean-outputs
 
 # The stamp depends on the pins: changing pyproject.toml or requirements.lock reinstalls.
 $(VENV)/.installed: pyproject.toml requirements.lock
@@ -35,6 +35,9 @@ test: install  ## unit tests + the slow whole-DAG run on the tiny digits dataset
 
 test-fast: install
 	source $(BIN)/activate && pytest -q -m "not slow"
+
+golden: install  ## this machine's golden digests of every model config (docs/development.md)
+	source $(BIN)/activate && GENBENCH_WRITE_GOLDEN=1 pytest -q tests/test_every_config.py
 
 bench: install  ## training throughput per model and achieved GFLOP/s vs measured matmul peak
 	source $(BIN)/activate && python benchmarks/bench.py

@@ -34,9 +34,9 @@ from genbench.core import engine, transforms  # noqa: E402
 from genbench.core import precision as P  # noqa: E402
 from genbench.core.config import EngineConfig, read_model_conf  # noqa: E402
 from genbench.core.data import Split  # noqa: E402
-from genbench.core.registry import model_class  # noqa: E402
 from genbench.evaluator import ClassifierTrainer  # noqa: E402
 from genbench.models.base import Batch  # noqa: E402
+from genbench.models.registry import model_class  # noqa: E402
 from genbench.nn import ConvClassifier  # noqa: E402
 
 SHAPE = (1, 28, 28)

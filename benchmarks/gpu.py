@@ -25,7 +25,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from genbench.core.config import SampleView, TrainView, compose_params, load_params  # noqa: E402
+from genbench.core.config import SampleView, TrainView, compose_params  # noqa: E402
+from genbench.params import load_params  # noqa: E402
 
 
 def score(run: Path, samples: torch.Tensor) -> dict:
@@ -43,7 +44,7 @@ def score(run: Path, samples: torch.Tensor) -> dict:
 
 
 def one(run: Path, out: Path, model: str, steps: int, device: str, precision: str) -> dict:
-    from genbench.core.checkpoint import load_model
+    from genbench.models.checkpoint import load_model
     from genbench.pipeline.sample import sample
     from genbench.pipeline.train import build_model, train
 
@@ -60,7 +61,7 @@ def one(run: Path, out: Path, model: str, steps: int, device: str, precision: st
     processed = run / "data/processed"
     torch.manual_seed(params.seed)  # the untrained model's samples: the baseline
     from genbench.core import data as D
-    from genbench.core.checkpoint import save_model
+    from genbench.models.checkpoint import save_model
 
     untrained = build_model(tv, model, D.load_meta(processed))
     save_model(d / "untrained.pt", untrained, name=model, step=0)

@@ -38,6 +38,7 @@ def run_one(run: Path, out: Path, model: str, sets: list[str]) -> None:
     """One model's chain in this process (the worker side of :func:`main`)."""
     from genbench.cli import _set_threads
     from genbench.core import config as C
+    from genbench.params import load_params
     from genbench.pipeline.evaluate import evaluate
     from genbench.pipeline.sample import sample
     from genbench.pipeline.train import train
@@ -53,7 +54,7 @@ def run_one(run: Path, out: Path, model: str, sets: list[str]) -> None:
     d = out / model
     d.mkdir(parents=True, exist_ok=True)
     (d / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
-    params = C.load_params(d / "params.yaml")
+    params = load_params(d / "params.yaml")
     _set_threads(params.train.threads)
     data, clf = run / "data" / "processed", run / "evaluator" / "classifier.pt"
     train(C.TrainView.of(params, model), model, data, d / "model.pt", d / "losses.csv",

@@ -1,6 +1,6 @@
 """Stage params: validate the whole params.yaml (every model section included: a bad value stops
 the pipeline here, before any stage deletes an output), check what the schema cannot (this
-machine, the split sizes, model names: genbench.core.precheck), and write each stage's view of
+machine, the split sizes, model names: genbench.pipeline.precheck), and write each stage's view of
 it to params/ — the slice of the settings that stage reads, and the only one it can see — with
 the hash of each source file the stage runs (its code dependency: genbench.core.code)."""
 
@@ -17,7 +17,7 @@ def add(p):
 def run(a, params):
     from genbench.core.code import Sources
     from genbench.core.config import write_views
-    from genbench.core.precheck import check
+    from genbench.pipeline.precheck import check
 
     check(params, a.conf)
     write_views(params, a.out, Sources(a.src, a.stages))

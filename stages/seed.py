@@ -16,7 +16,8 @@ def add(p):
 
 
 def run(a, params):
-    from genbench.core.config import EvaluateView, SampleView, load_view
+    from genbench.core.config import EvaluateView, SampleView
+    from genbench.params import load_view
     from genbench.pipeline.seeded import run_seed
 
     run_seed(params, load_view(a.sample_params, SampleView),

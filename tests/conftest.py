@@ -1,4 +1,5 @@
-"""Shared fixtures: the repository's params, tiny synthetic splits, the default model configs."""
+"""Shared fixtures and helpers: the repository's params, tiny synthetic splits, every model config
+(shipped, or with its cost knobs shrunk), a model built from one, the numbers in a result."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import pytest
 import torch
 import yaml
 
-from genbench.core.config import EngineConfig, load_params, read_model_conf
+from genbench.core.config import EngineConfig, read_model_conf
 from genbench.core.data import Split
+from genbench.models.base import GenerativeModel
+from genbench.models.registry import model_class
+from genbench.params import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,6 +44,46 @@ def tiny_split(n: int = 64, shape=(1, 8, 8), classes: int = 10, seed: int = 0) -
     base = torch.rand(classes, *shape, generator=g)
     x = (base[y] * 200 + torch.rand(n, *shape, generator=g) * 55).to(torch.uint8)
     return Split(x, y)
+
+
+#: every model config shipped in conf/model (variants of one kind included)
+VARIANTS = sorted(f.stem for f in (ROOT / "conf" / "model").glob("*.yaml"))
+
+
+#: cost knobs shrunk for the contract tests wherever a section has them (the contract does not
+#: depend on how long an AIS run or a Gibbs chain is; the whole-DAG test runs them as configured)
+CHEAP = {"ais_betas": 20, "ais_runs": 4, "sample_steps": 3, "burn_in": 3, "iwae_k": 8}
+
+
+def variant_section(name: str) -> dict:
+    return read_model_conf(ROOT / "conf" / "model" / f"{name}.yaml")
+
+
+def cheap_section(name: str) -> dict:
+    section = variant_section(name)
+    return {**section, **{k: v for k, v in CHEAP.items() if k in section}}
+
+
+def build(kind: str, shape, section: dict | None = None, **override) -> GenerativeModel:
+    cls = model_class(kind)
+    section = {**(section or default_model_section(kind)), **override}
+    if getattr(cls, "translates", False):  # the pipeline fills the domains from the data
+        section["domain"] = {"sr_factor": 4, "block": shape[1] // 2}
+    model = cls(cls.Config.model_validate(section), shape, 10)
+    if getattr(model, "unpaired", False):  # ... and gives it the other domain's train split
+        model.attach_unpaired(tiny_split(32, shape, seed=5).x)
+    return model
+
+
+def all_numbers(obj):
+    if isinstance(obj, dict):
+        for v in obj.values():
+            yield from all_numbers(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from all_numbers(v)
+    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
+        yield obj
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from test_models import build, variant_section
+from conftest import build, variant_section
 
 from genbench.analysis import anomaly as A
 from genbench.analysis import finetune as FT

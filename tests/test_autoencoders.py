@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_models import build, variant_section
+from conftest import build, variant_section
 
 from genbench.core import corruptions as C
 from genbench.nn.jacobian import jacobian, jacobian_frobenius_sq

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from genbench.core.registry import model_class
+from genbench.models.registry import model_class
 from genbench.nn.autoregressive import raster
 
 ARCHS = [("pixelcnn", "plain"), ("pixelcnn", "gated"), ("pixelrnn", "row"),

@@ -87,7 +87,7 @@ def test_damaged_input_is_one_line_naming_the_file(root, trained, rel, damage, s
 
 
 def test_another_models_file_is_refused(root, trained, tmp_path):
-    from genbench.core.checkpoint import load_model
+    from genbench.models.checkpoint import load_model
 
     rec = torch.load(trained / "models/vae/model.pt", weights_only=True)
     rec["name"] = "pca"
@@ -153,8 +153,9 @@ def test_killed_mlflow_run_is_marked_killed_by_the_next(tmp_path, monkeypatch):
 
 def test_interrupt_says_where_a_rerun_starts(digits_workdir, tmp_path, monkeypatch):
     from genbench.core import engine
-    from genbench.core.config import TrainView, load_view
+    from genbench.core.config import TrainView
     from genbench.core.errors import Interrupted
+    from genbench.params import load_view
     from genbench.pipeline import train as PT
 
     view = load_view(digits_workdir / "params.yaml", TrainView, "vae")

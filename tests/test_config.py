@@ -10,8 +10,10 @@ import time
 import pytest
 import yaml
 
-from genbench.core.config import compose_params, load_params
+from genbench.core.config import compose_params, read_model_conf
 from genbench.core.errors import ConfigError
+from genbench.models.registry import model_config_of
+from genbench.params import load_params
 
 
 def test_params_yaml_is_composed_from_conf(root):
@@ -35,11 +37,11 @@ def test_paper_budget_sets_the_papers_schedules_and_needs_full_mnist(root, tmp_p
     p = tmp_path / "paper.yaml"
     p.write_text(yaml.safe_dump(raw))
     params = load_params(p)
-    vae = params.model_config_of("vae")  # Burda et al. 2016's VAE and schedule
+    vae = model_config_of(params, "vae")  # Burda et al. 2016's VAE and schedule
     assert (vae.batch_size, vae.steps, vae.latent_dim, vae.epochs) == (20, 9_840_000, 50, None)
-    assert params.model_config_of("wgan_gp").d_steps == 5
-    assert params.model_config_of("dcgan").batch_size == 128
-    assert params.model_config_of("dcgan").epochs == 50  # no step count given: the epoch rule
+    assert model_config_of(params, "wgan_gp").d_steps == 5
+    assert model_config_of(params, "dcgan").batch_size == 128
+    assert model_config_of(params, "dcgan").epochs == 50  # no step count given: the epoch rule
     assert "epochs" not in params.models["pca"]  # closed form: nothing to count
     raw = compose_params(["budget=paper"], conf_dir=root / "conf")  # default data: mnist5k
     p.write_text(yaml.safe_dump(raw))
@@ -159,7 +161,7 @@ def test_each_view_hashes_the_code_its_stage_imports(root, tmp_path):
     assert {"src/genbench/analysis/runner.py", "src/genbench/metrics.py"} <= set(evaluate)
     assert "src/genbench/metrics.py" not in src.fingerprint("sample", "ae")
     assert {p for p in src.fingerprint("download") if "/models/" in p} <= {
-        "src/genbench/models/base.py"}  # no model file: the stage validates no model section
+        f"src/genbench/models/{f}.py" for f in ("__init__", "registry", "base")}  # no model file
 
     # a copy of the sources with one model file edited: only that kind's views change
     shutil.copytree(root / "src/genbench", tmp_path / "src/genbench")
@@ -230,3 +232,50 @@ def test_cuda_on_a_machine_without_cuda_is_refused_by_the_params_stage(root, tmp
     assert err.startswith("error: train.device = 'cuda': no CUDA device on this machine"), err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "views").exists()
+
+
+#: settings whose composed value is a choice, not a default: the data set's own checksums and
+#: domains (conf/data/<name>.yaml), the extra seeds and the models they train, the analyses the
+#: claims read (derived from conf/claims.yaml, checked by test_claims)
+CHOSEN = {"data.sha256", "data.translation.unpaired", "data.translation.unpaired_margin",
+          "seeds", "seeded", "analysis.for_seeds"}
+
+
+def _disagreements(cls, section: dict, where: str) -> list[str]:
+    """``key: python vs yaml`` for each field of ``cls`` whose default differs from
+    ``section``'s value (nested sections followed)."""
+    from pydantic import BaseModel
+    from pydantic_core import PydanticUndefined
+
+    out = []
+    for name, f in cls.model_fields.items():
+        key = f"{where}.{name}" if where else name
+        if name not in section or key in CHOSEN:
+            continue
+        value, ann = section[name], f.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel) and isinstance(value, dict):
+            out += _disagreements(ann, value, key)
+            continue
+        default = f.get_default(call_default_factory=True)
+        if default is PydanticUndefined:
+            continue  # required: conf/ is its one home
+        default = default.model_dump() if isinstance(default, BaseModel) else default
+        default = list(default) if isinstance(default, tuple) else default
+        if default != value:
+            out.append(f"{key}: {default!r} in Python, {value!r} in conf/")
+    return out
+
+
+def test_each_setting_has_one_default(root):
+    """Where conf/ sets a value (config.yaml and its groups; conf/model/<kind>.yaml for a
+    kind's class), the Python default is the same: a variant that leaves a field out gets what
+    the base recipe says, and code that builds a section without conf/ gets the same."""
+    from genbench.core.config import Params
+    from genbench.models.registry import registered
+
+    wrong = _disagreements(Params, compose_params(conf_dir=root / "conf"), "")
+    for kind, cls in registered().items():
+        base = root / "conf" / "model" / f"{kind}.yaml"
+        assert base.exists(), f"kind {kind}: no conf/model/{kind}.yaml (its base recipe)"
+        wrong += _disagreements(cls.Config, read_model_conf(base), f"models.{kind}")
+    assert not wrong, "defaults that disagree: " + "; ".join(wrong)

@@ -18,8 +18,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import ROOT, train_cmd
-from test_models import build, variant_section
+from conftest import ROOT, build, train_cmd, variant_section
 
 from genbench.core import distributed as Dist
 

@@ -6,8 +6,7 @@ import json
 
 import pytest
 import torch
-from conftest import tiny_split
-from test_models import build
+from conftest import build, tiny_split
 
 from genbench.core import engine, transforms
 from genbench.core.errors import TrainingError
@@ -120,8 +119,9 @@ def test_equal_tensors_give_equal_file_bytes(tmp_path):
 
 def test_training_stage_is_reproducible(digits_workdir, tmp_path):
     """Same params -> the same weights, whatever ran before in the process (seeded init)."""
-    from genbench.core.config import TrainView, load_view
+    from genbench.core.config import TrainView
     from genbench.core.io import torch_load as load
+    from genbench.params import load_view
     from genbench.pipeline.train import train
 
     view = load_view(digits_workdir / "params.yaml", TrainView, "vae")
@@ -135,7 +135,7 @@ def test_training_stage_is_reproducible(digits_workdir, tmp_path):
 
 
 def test_precision_auto_follows_the_measured_table(monkeypatch):
-    from test_models import variant_section
+    from conftest import variant_section
 
     from genbench.core import precision as P
 

@@ -5,27 +5,91 @@ for one model per kind through DVC, this proves for every variant without a proc
 
 The cost knobs of the Markov-chain and likelihood estimates are shrunk (test_models.CHEAP):
 the code paths are the same, only the chains and AIS schedules are shorter.
+
+The golden digests: each variant's weights, samples, losses, learning curve, metrics and
+analyses (timings left out) are hashed, and compared with ``tests/golden/<machine>.json`` when
+that file exists for this machine (CPU model and instruction set, torch, threads: float results
+differ between them). A refactor that keeps every digest is behaviour-preserving, and its stages
+are recorded with ``dvc commit`` instead of rerun (docs/development.md); ``make golden`` writes
+the file from the code checked out.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
+import os
+import platform
+from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT
-from test_models import VARIANTS, cheap_section
-from test_pipeline import all_numbers
+from conftest import ROOT, VARIANTS, all_numbers, cheap_section
 
 from genbench.core import config as C
-from genbench.core.config import load_params
+from genbench.params import load_params
 from genbench.pipeline.evaluate import evaluate
 from genbench.pipeline.prepare import train_evaluator
 from genbench.pipeline.sample import sample
 from genbench.pipeline.train import train
 
 pytestmark = pytest.mark.slow
+GOLDEN = ROOT / "tests" / "golden"
+DIGESTS: dict[str, dict[str, str]] = {}  # variant -> its outputs' digests, filled as they run
+
+
+def machine_key() -> str:
+    """What float results depend on: the CPU model and its matrix instructions, torch, threads."""
+    import torch
+
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next((ln.split(":", 1)[1] for ln in info.splitlines() if ln.startswith("model name")),
+                 platform.processor() or platform.machine())
+    flags = set(next((ln.split(":", 1)[1] for ln in info.splitlines()
+                      if ln.startswith("flags")), "").split())
+    isa = "-".join(f for f in ("amx_bf16", "avx512_bf16", "avx512f", "avx2") if f in flags)
+    name = "-".join(w for w in "".join(c if c.isalnum() else " " for c in model).lower().split()
+                    if w not in ("r", "tm", "processor", "cpu"))
+    return f"{name}_{isa}_torch{torch.__version__.split('+')[0]}_threads{torch.get_num_threads()}"
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _untimed(obj):
+    """``obj`` without its timings (keys naming seconds), which differ run to run."""
+    if isinstance(obj, dict):
+        return {k: _untimed(v) for k, v in obj.items() if "seconds" not in k}
+    if isinstance(obj, list):
+        return [_untimed(v) for v in obj]
+    return obj
+
+
+def digests(d: Path, metrics: dict) -> dict[str, str]:
+    """The digests of one variant's outputs in its folder ``d``."""
+    import torch
+
+    state = torch.load(d / "model.pt", weights_only=False)["state"]
+    samples = torch.load(d / "samples.pt", weights_only=False)
+    buf = io.BytesIO()
+    for k in sorted(state):
+        buf.write(k.encode() + state[k].numpy().tobytes())
+    rows = [ln.split(",") for ln in (d / "curve.csv").read_text().splitlines()]
+    keep = [i for i, name in enumerate(rows[0]) if "seconds" not in name]
+    curve = [[row[i] for i in keep] for row in rows]
+    return {
+        "weights": _sha(buf.getvalue()),
+        "samples": _sha(b"".join(samples[k].numpy().tobytes() for k in sorted(samples)
+                                 if torch.is_tensor(samples[k]))),
+        "losses": _sha((d / "losses.csv").read_bytes()),
+        "curve": _sha(json.dumps(curve).encode()),
+        "metrics": _sha(json.dumps(_untimed(metrics), sort_keys=True).encode()),
+        "analyses": _sha(json.dumps(_untimed(json.loads((d / "analyses.json").read_text())),
+                                    sort_keys=True).encode()),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +139,29 @@ def test_every_config_trains_samples_and_evaluates(variant, judged):
     assert all((a in analyses) != (a in analyses["skipped"]) for a in every), analyses["skipped"]
     if "interpolation" in analyses:
         assert (d / "figures" / "interpolation.png").stat().st_size > 0
+    DIGESTS[variant] = digests(d, out)
+
+
+def test_golden_digests_are_unchanged():
+    """Every variant that ran above gives the committed digests of this machine, or the file
+    is written (``GENBENCH_WRITE_GOLDEN=1``, what ``make golden`` sets)."""
+    path = GOLDEN / f"{machine_key()}.json"
+    if not DIGESTS:
+        pytest.skip("no variant ran in this session")
+    if os.environ.get("GENBENCH_WRITE_GOLDEN") == "1":
+        old = json.loads(path.read_text()) if path.exists() else {}
+        GOLDEN.mkdir(exist_ok=True)
+        path.write_text(json.dumps({**old, **DIGESTS}, indent=1, sort_keys=True) + "\n")
+        return
+    if not path.exists():
+        pytest.skip(f"no golden digests for this machine ({path.name}): `make golden` on the "
+                    "commit to compare against writes them")
+    golden = json.loads(path.read_text())
+    changed = {v: [k for k in d if golden.get(v, {}).get(k) != d[k]]
+               for v, d in DIGESTS.items() if v in golden and golden[v] != d}
+    assert not changed, f"outputs changed against {path.name}: {changed}"
+    missing = sorted(set(DIGESTS) - set(golden))
+    assert not missing, f"{path.name} has no digests of {missing}: `make golden` adds them"
 
 
 def test_the_variants_cover_the_default_selection(root):

@@ -8,7 +8,7 @@ import math
 
 import pytest
 import torch
-from test_models import build, variant_section
+from conftest import build, variant_section
 
 from genbench.core import losses as L
 from genbench.metrics import code_class_matching
@@ -276,7 +276,7 @@ def test_mode_metrics_on_known_samples():
 
 
 def test_toy_gan_variants_satisfy_the_contract(params):
-    from genbench.core.registry import model_class, model_config
+    from genbench.models.registry import model_class, model_config
 
     for name, section in params.toys.mixtures.models.items():
         cfg = model_config(name, section, prefix=f"toys.mixtures.models.{name}")

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from test_models import build
+from conftest import build
 
 from genbench.core.errors import ConfigError
 

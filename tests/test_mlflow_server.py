@@ -64,8 +64,9 @@ def server(tmp_path):
 def test_model_run_logs_params_history_metrics_and_artifact_to_server(root, digits_workdir,
                                                                       server, monkeypatch):
     from genbench import tracking
-    from genbench.core.config import EvaluateView, load_view
+    from genbench.core.config import EvaluateView
     from genbench.core.io import read_json, torch_load
+    from genbench.params import load_view
 
     workdir = digits_workdir
     r = subprocess.run(train_cmd(root, "vae"), cwd=workdir, capture_output=True, text=True)

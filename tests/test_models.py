@@ -4,43 +4,15 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import ROOT, default_model_section, tiny_split
+from conftest import VARIANTS, build, cheap_section, tiny_split, variant_section
 
 from genbench.core import engine, transforms
-from genbench.core.checkpoint import load_model, save_model
-from genbench.core.config import read_model_conf
-from genbench.core.registry import model_class, registered
 from genbench.models.base import Batch, GenerativeModel
+from genbench.models.checkpoint import load_model, save_model
+from genbench.models.registry import registered
 
 KINDS = list(registered())
-#: every model config shipped in conf/model (variants of one kind included)
-VARIANTS = sorted(f.stem for f in (ROOT / "conf" / "model").glob("*.yaml"))
 SHAPES = [(1, 8, 8), (1, 28, 28)]
-
-
-#: cost knobs shrunk for the contract tests wherever a section has them (the contract does not
-#: depend on how long an AIS run or a Gibbs chain is; the whole-DAG test runs them as configured)
-CHEAP = {"ais_betas": 20, "ais_runs": 4, "sample_steps": 3, "burn_in": 3, "iwae_k": 8}
-
-
-def variant_section(name: str) -> dict:
-    return read_model_conf(ROOT / "conf" / "model" / f"{name}.yaml")
-
-
-def cheap_section(name: str) -> dict:
-    section = variant_section(name)
-    return {**section, **{k: v for k, v in CHEAP.items() if k in section}}
-
-
-def build(kind: str, shape, section: dict | None = None, **override) -> GenerativeModel:
-    cls = model_class(kind)
-    section = {**(section or default_model_section(kind)), **override}
-    if getattr(cls, "translates", False):  # the pipeline fills the domains from the data
-        section["domain"] = {"sr_factor": 4, "block": shape[1] // 2}
-    model = cls(cls.Config.model_validate(section), shape, 10)
-    if getattr(model, "unpaired", False):  # ... and gives it the other domain's train split
-        model.attach_unpaired(tiny_split(32, shape, seed=5).x)
-    return model
 
 
 def draw(model: GenerativeModel, n: int, seed: int) -> torch.Tensor:

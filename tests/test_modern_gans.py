@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from test_models import build, variant_section
+from conftest import build, variant_section
 
 from genbench.analysis import gan_studies as S
 from genbench.core import captions as C

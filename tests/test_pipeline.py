@@ -1,9 +1,12 @@
 """The whole DAG through DVC on the tiny dataset, as CI runs it, over one model per kind (every
-variant goes through the same stage functions in test_every_config.py): copy the repository;
-`make repro`'s runner (chains side by side, `dvc repro --wait-for-lock`) on params composed with
-data=digits and budget=smoke; check every stage ran and is recorded, the report, every metric
-finite, MLflow's runs; a second `dvc repro` is a no-op; `dvc exp run` changing one model's param
-reruns only its chain; dropping models keeps their outputs out of the report."""
+variant goes through the same stage functions in test_every_config.py): the ``dag`` fixture
+copies the repository and runs `make repro`'s runner (chains side by side, `dvc repro
+--wait-for-lock`) once, on params composed with data=digits and budget=smoke; each test below
+checks one property of that run and names it when it breaks (every stage ran and is recorded,
+the report, every metric finite, MLflow's runs, ...). The last tests change the copy, in file
+order: a second `dvc repro` is a no-op, a pushed and pulled clone reruns nothing, `dvc exp run`
+changing one model's param reruns only its chain, dropping models keeps their outputs out of
+the report, queued experiments run side by side."""
 
 from __future__ import annotations
 
@@ -16,9 +19,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
+from conftest import all_numbers
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -61,22 +66,13 @@ def repo(root, tmp_path_factory) -> Path:
     return dst
 
 
-def all_numbers(obj):
-    if isinstance(obj, dict):
-        for v in obj.values():
-            yield from all_numbers(v)
-    elif isinstance(obj, list):
-        for v in obj:
-            yield from all_numbers(v)
-    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
-        yield obj
-
-
 def ran_stages(out: str) -> set[str]:
     return {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
 
 
-def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
+@pytest.fixture(scope="module")
+def dag(repo, root):
+    """The copy after `python -m genbench.repro` on one model per kind at the smoke budget."""
     models = one_model_per_kind(root)
     # one extra seed keeps CI short (a verdict needs 3 seeds: here the stages must only run)
     # tangent prop's encoder: the AE kind's model CI selects (the default, cae, is a variant)
@@ -87,149 +83,199 @@ def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
     sh(["git", "commit", "-qam", "digits smoke"], repo)
     sh([sys.executable, "-m", "genbench.repro"], repo)  # what `make repro` runs
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    assert params["data"]["name"] == "digits" and params["budget"]["name"] == "smoke"
-    assert list(params["models"]) == models
-    seeded = list(params["seeded"])
-    assert seeded and set(seeded) < set(models)  # the selected models that claims compare
+    return SimpleNamespace(repo=repo, models=models, overrides=overrides, params=params,
+                           seeded=list(params["seeded"]),
+                           report=(repo / "reports" / "report.md").read_text())
+
+
+def read(dag, path: str):
+    return json.loads((dag.repo / path).read_text())
+
+
+def test_params_are_the_composed_selection(dag):
+    p = dag.params
+    assert p["data"]["name"] == "digits" and p["budget"]["name"] == "smoke"
+    assert list(p["models"]) == dag.models
+    assert dag.seeded and set(dag.seeded) < set(dag.models)  # the models that claims compare
+
+
+def test_every_stage_ran_and_is_recorded(dag):
     stages = ["params", "download", "preprocess", "evaluator", "toys", "claims", "report",
               "cluster", "arithmetic", "tangent_prop", "text", "captions", "gan_studies"] + [
-        f"{s}@{m}" for s in ("train", "sample", "evaluate") for m in models] + [
-        f"seed@{m}-1" for m in seeded]
-    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+        f"{s}@{m}" for s in ("train", "sample", "evaluate") for m in dag.models] + [
+        f"seed@{m}-1" for m in dag.seeded]
+    lock = yaml.safe_load((dag.repo / "dvc.lock").read_text())["stages"]
     assert set(stages) == set(lock)
-    logs = repo / ".dvc" / "tmp" / "repro"
-    for m in models:  # each chain ran its three stages in one dvc repro
+
+
+def test_each_chain_ran_its_three_stages_in_one_repro(dag):
+    logs = dag.repo / ".dvc" / "tmp" / "repro"
+    for m in dag.models:
         log = (logs / f"{m}.log").read_text()
         assert {f"train@{m}", f"sample@{m}", f"evaluate@{m}"} == ran_stages(log), log[-2000:]
 
-    report = (repo / "reports" / "report.md").read_text()
-    assert "real (held-out)" in report and all(f"## {m}" in report for m in models)
+
+def test_report_shows_every_model_and_the_translation_section(dag):
+    report, repo = dag.report, dag.repo
+    assert "real (held-out)" in report and all(f"## {m}" in report for m in dag.models)
     assert (repo / "reports" / "report.html").exists()
-    translators = [m for m, sec in params["models"].items()
+    translators = [m for m, sec in dag.params["models"].items()
                    if sec["kind"] in ("pix2pix", "srgan", "cyclegan")]
     assert "## Image-to-image translation" in report and "baseline: bicubic" in report
     assert all(f"**{m}** — rows:" in report for m in translators)
-    for m in models:
+    for m in dag.models:
         assert (repo / "reports" / "figures" / f"{m}_samples.png").stat().st_size > 0
-        metrics = json.loads((repo / "metrics" / "models" / f"{m}.json").read_text())
+    assert "## Learning curves" in report and "reads as digits" in report
+
+
+def test_every_model_has_finite_metrics_the_gate_and_its_learning_curve(dag):
+    for m in dag.models:
+        metrics = read(dag, f"metrics/models/{m}.json")
         assert {"fid", "kid", "is", "precision", "recall", "classes_covered"} <= set(metrics)
         assert all(math.isfinite(v) for v in all_numbers(metrics)), m
-        analyses = json.loads((repo / "metrics" / "analyses" / f"{m}.json").read_text())
+        analyses = read(dag, f"metrics/analyses/{m}.json")
         assert all(math.isfinite(v) for v in all_numbers(analyses)), m
-        # the gate in every model's metrics; its learning curve (one row per curve point)
         assert isinstance(metrics["collapsed"], bool) and "gate" in metrics, m
-        steps = json.loads((repo / "models" / m / "train.json").read_text())["steps"]
-        rows = (repo / "metrics" / "curves" / f"{m}.csv").read_text().splitlines()
-        assert len(rows) - 1 == (params["train"]["curve_points"] if steps else 0), m
-    assert "## Learning curves" in report and "reads as digits" in report
-    # every analysis ran or says why not; the costly ones only for the models they list
-    a = params["analysis"]
+        steps = read(dag, f"models/{m}/train.json")["steps"]
+        rows = (dag.repo / "metrics" / "curves" / f"{m}.csv").read_text().splitlines()
+        assert len(rows) - 1 == (dag.params["train"]["curve_points"] if steps else 0), m
+
+
+def test_every_analysis_ran_or_says_why_not(dag):
+    """The costly ones only for the models they list; the codec analyses for encoders."""
+    a = dag.params["analysis"]
     every = ("interpolation", "inpainting", "latent", "tangents", "probe", "robustness",
              "anomaly", "finetune")
-    for m in models:
-        r = json.loads((repo / "metrics" / "analyses" / f"{m}.json").read_text())
+    for m in dag.models:
+        r = read(dag, f"metrics/analyses/{m}.json")
         assert all((name in r) != (name in r["skipped"]) for name in every), m
         assert ("anomaly" in r) == (m in a["anomaly"]["models"]), m
         assert ("finetune" in r) == (m in a["finetune"]["models"]), m
         if "interpolation" in r:
-            assert (repo / "reports" / "analyses" / m / "interpolation.png").stat().st_size > 0
+            figure = dag.repo / "reports" / "analyses" / m / "interpolation.png"
+            assert figure.stat().st_size > 0
     for m in ("pca", "ae", "vae"):  # encoder + decoder: the codec analyses run
-        r = json.loads((repo / "metrics" / "analyses" / f"{m}.json").read_text())
+        r = read(dag, f"metrics/analyses/{m}.json")
         assert {"interpolation", "inpainting", "latent", "tangents", "probe"} <= set(r), m
-    r = json.loads((repo / "metrics" / "analyses" / "gan.json").read_text())
-    assert "interpolation" in r["skipped"]  # no encoder
-    assert len(json.loads((repo / "metrics" / "analyses" / "ae.json").read_text())
-               ["anomaly"]["auroc"]) == 10
-    toys = json.loads((repo / "metrics" / "toys.json").read_text())
+    assert "interpolation" in read(dag, "metrics/analyses/gan.json")["skipped"]  # no encoder
+    assert len(read(dag, "metrics/analyses/ae.json")["anomaly"]["auroc"]) == 10
+
+
+def test_the_toys_ran_over_the_seeds(dag):
+    toys = read(dag, "metrics/toys.json")
     assert set(toys["mixtures"]) == {"ring", "grid"} and toys["line2d"]["updates"] > 0
     assert set(toys["seeds"]) == {"1"} and set(toys["seeds"]["1"]["mixtures"]) == {"ring", "grid"}
     assert all(math.isfinite(v) for v in all_numbers(toys))
-    assert "## 2-D GAN experiments" in report
-    # the claims table opens the report; on the tiny data every verdict is computed or says why
+    assert "## 2-D GAN experiments" in dag.report
+
+
+def test_the_claims_are_judged_over_the_seeds(dag):
+    """The claims table opens the report; on the tiny data every verdict is computed or says
+    why; the extra seed trained the same config with another seed."""
+    report = dag.report
     assert report.index("## Claims") < report.index("## Summary")
-    claims = json.loads((repo / "reports" / "claims.json").read_text())
+    claims = read(dag, "reports/claims.json")
     assert claims["summary"]["claims"] >= 25 and claims["summary"]["seeds"] == [0, 1]
-    for m in seeded:  # the extra seed trained the same config with another seed
-        extra = json.loads((repo / "metrics" / "seeds" / m / "1.json").read_text())
-        main = json.loads((repo / "metrics" / "models" / f"{m}.json").read_text())
+    for m in dag.seeded:
+        extra = read(dag, f"metrics/seeds/{m}/1.json")
+        main = read(dag, f"metrics/models/{m}.json")
         assert extra["seed"] == 1 and set(extra["metrics"]) == set(main) - {"curve"}, m
     assert any(len(c.get("seeds", [])) == 2 for c in claims["claims"].values())
     assert claims["claims"]["ring_gan_misses_modes"]["seeds"] == [0, 1]  # toys over seeds too
     assert all(c["verdict"] in ("holds", "fails", "inconclusive", "not run")
                for c in claims["claims"].values())
+
+
+def test_the_toolbox_stages_and_their_report_sections(dag):
+    """Every encoder's codes clustered, the arithmetic of the selected latent models, tangent
+    prop with both tangent sources, the text models."""
     for section in ("## Analyses", "## Few-label fine-tuning", "## One-class anomaly detection",
                     "## Clustering of representations", "### NMF parts vs PCA components",
                     "## Code-space arithmetic", "## Tangent prop",
                     "## Predictive learning on text", "## Modern GANs",
                     "Captions are generated from each digit's label"):
-        assert section in report, section
-    # the toolbox stages: every encoder's codes clustered, the arithmetic of the selected
-    # latent models, tangent prop with both tangent sources, the text models over seeds
-    cl = json.loads((repo / "metrics" / "cluster.json").read_text())
-    encoders = {"pca", "ae", "vae", "aae", "rbm", "dbn", "dbm", "nmf"} & set(models)
+        assert section in dag.report, section
+    cl = read(dag, "metrics/cluster.json")
+    encoders = {"pca", "ae", "vae", "aae", "rbm", "dbn", "dbm", "nmf"} & set(dag.models)
     assert {"pixels", *encoders} <= set(cl["rows"]) and "gan" in cl["skipped"]
     assert all(0 <= r[a]["purity"] <= 1 for r in cl["rows"].values() for a in ("kmeans", "ward"))
-    assert (repo / "reports" / "cluster" / "parts.png").stat().st_size > 0
-    ar = json.loads((repo / "metrics" / "arithmetic.json").read_text())
-    assert set(ar["models"]) == set(params["arithmetic"]["models"]) & set(models)
-    tp = json.loads((repo / "metrics" / "tangent_prop.json").read_text())
+    assert (dag.repo / "reports" / "cluster" / "parts.png").stat().st_size > 0
+    ar = read(dag, "metrics/arithmetic.json")
+    assert set(ar["models"]) == set(dag.params["arithmetic"]["models"]) & set(dag.models)
+    tp = read(dag, "metrics/tangent_prop.json")
     assert tp["variants"][0] == "none" and any(v.startswith("encoder") for v in tp["variants"])
-    tx = json.loads((repo / "metrics" / "text.json").read_text())
+    tx = read(dag, "metrics/text.json")
     assert "TF-IDF (baseline)" in tx["document_similarity"] and tx["documents"]["pairs"] == 1225
-    # issue 18: the captions as data, and every modern GAN's study
-    head = (repo / "data" / "captions" / "train.tsv").read_text().splitlines()
+
+
+def test_the_captions_and_every_modern_gan_study(dag):
+    head = (dag.repo / "data" / "captions" / "train.tsv").read_text().splitlines()
     assert head[0].split("\t") == ["index", "label", "thickness", "slant", "size", "caption"]
     assert head[1].split("\t")[-1].startswith("a ")
-    gs = json.loads((repo / "metrics" / "gan_studies.json").read_text())
+    gs = read(dag, "metrics/gan_studies.json")
     assert {m: r["study"] for m, r in gs["models"].items()} == {
         "biggan": "truncation", "stylegan": "style", "gan_cls": "text", "stackgan": "text"}
     assert all(math.isfinite(v) for v in all_numbers(gs))
     trunc = gs["models"]["biggan"]["thresholds"]
-    assert set(trunc) == {*(f"{t:g}" for t in params["models"]["biggan"]["truncations"]), "none"}
+    assert set(trunc) == {*(f"{t:g}" for t in dag.params["models"]["biggan"]["truncations"]),
+                          "none"}
     assert {"ppl_z", "ppl_w", "pairs_different"} <= set(gs["models"]["stylegan"])
     assert set(gs["models"]["gan_cls"]["attributes"]) == {"thickness", "slant", "size"}
     assert "stages" in gs["models"]["stackgan"]
     for f in ("biggan_truncation_curve", "stylegan_mixing", "gan_cls_interpolation",
               "stackgan_stages"):
-        assert (repo / "reports" / "gan_studies" / f"{f}.png").stat().st_size > 0
-    summary = json.loads((repo / "reports" / "summary.json").read_text())
+        assert (dag.repo / "reports" / "gan_studies" / f"{f}.png").stat().st_size > 0
+
+
+def test_the_summary_and_the_html_pages_links(dag):
+    """Every contents link reaches a heading; every image the page shows exists."""
+    summary = read(dag, "reports/summary.json")
     assert all(math.isfinite(v) for v in all_numbers(summary))
-    assert set(summary["models"]) == {*models, "real (held-out)"}
+    assert set(summary["models"]) == {*dag.models, "real (held-out)"}
     assert all(set(v) <= {"fid", "kid", "nll_nats"} for v in summary["models"].values())
-    # the HTML report: every contents link reaches a heading; every image it shows exists
-    page = (repo / "reports" / "report.html").read_text()
+    page = (dag.repo / "reports" / "report.html").read_text()
     assert set(re.findall(r'href="#([^"]+)"', page)) <= set(re.findall(r'id="([^"]+)"', page))
-    assert all((repo / "reports" / src).exists() for src in re.findall(r'src="([^"]+)"', page))
-    # DVC plots are the report's images: the page needs no network (no Vega from a CDN)
+    assert all((dag.repo / "reports" / src).exists()
+               for src in re.findall(r'src="([^"]+)"', page))
+
+
+def test_dvc_plots_render_offline(dag, tmp_path):
+    """DVC plots are the report's images: the page needs no network (no Vega from a CDN)."""
     plots = tmp_path / "dvc_plots"
-    sh(["dvc", "plots", "show", "-o", str(plots)], repo)
+    sh(["dvc", "plots", "show", "-o", str(plots)], dag.repo)
     page = (plots / "index.html").read_text()
     assert "<img" in page and "http" not in page
-    assert any(f"{m}_losses" in page for m in models)
+    assert any(f"{m}_losses" in page for m in dag.models)
 
-    # MLflow: one run per model in the repository's own sqlite database, with its evaluation
+
+def test_mlflow_has_one_finished_run_per_model_stage_and_the_claims(dag):
     from mlflow import MlflowClient
 
-    client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    client = MlflowClient(f"sqlite:///{dag.repo / 'mlflow.db'}")
     exp = client.get_experiment_by_name("genbench")
     runs = client.search_runs([exp.experiment_id])
     toolbox = ["cluster", "arithmetic", "tangent_prop", "text", "gan_studies"]  # stage runs
-    assert sorted(r.data.tags["genbench.model"] for r in runs) == sorted([*models, "claims",
+    assert sorted(r.data.tags["genbench.model"] for r in runs) == sorted([*dag.models, "claims",
                                                                           *toolbox])
     assert all(r.info.status == "FINISHED" for r in runs)
     verdicts = next(r for r in runs if r.data.tags["genbench.model"] == "claims")
-    claims = json.loads((repo / "reports" / "claims.json").read_text())
+    claims = read(dag, "reports/claims.json")
     assert set(verdicts.data.tags) >= {f"claim.{c}" for c in claims["claims"]}
-    model_runs = [r for r in runs if r.data.tags["genbench.model"] in models]
+    model_runs = [r for r in runs if r.data.tags["genbench.model"] in dag.models]
     assert all("fid" in r.data.metrics for r in model_runs)  # evaluate logged
     stage_runs = [r for r in runs if r.data.tags["genbench.model"] in toolbox]
     assert all(r.data.tags["genbench.kind"] == "analysis" and r.data.metrics for r in stage_runs)
 
-    # nothing changed: a second repro runs nothing
-    assert not ran_stages(sh(["dvc", "repro"], repo))
 
-    # a team's results without retraining: `dvc push` to a remote (a local folder here), a
-    # fresh clone pulls every output (checkpoints included) and its `dvc repro` runs nothing
+# ---- from here on the tests change the copy, in this order -----------------------------------
+def test_a_second_repro_runs_nothing(dag):
+    assert not ran_stages(sh(["dvc", "repro"], dag.repo))
+
+
+def test_a_pulled_clone_reruns_nothing(dag, tmp_path):
+    """A team's results without retraining: `dvc push` to a remote (a local folder here), a
+    fresh clone pulls every output (checkpoints included) and its `dvc repro` runs nothing."""
+    repo = dag.repo
     sh(["dvc", "remote", "add", "-d", "shared", str(tmp_path / "remote")], repo)
     sh(["git", "add", "-A"], repo)
     sh(["git", "commit", "-qm", "results"], repo)
@@ -237,25 +283,33 @@ def test_whole_dag_on_digits_smoke(repo, root, tmp_path):
     clone = tmp_path / "clone"
     sh(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
     sh(["dvc", "pull"], clone)
-    assert (clone / "checkpoints" / f"{models[0]}.pt").exists()
+    assert (clone / "checkpoints" / f"{dag.models[0]}.pt").exists()
     assert not ran_stages(sh(["dvc", "repro"], clone))
     assert "up to date" in sh(["dvc", "status"], clone)
 
-    # one model's param through `dvc exp run` (Hydra recomposes params.yaml: every override
-    # again): only its chain, the stages that read every model's file, and the report rerun
-    out = sh(["dvc", "exp", "run", *(f"-S{o}" for o in overrides), "-S",
-              "models.vae.latent_dim=8"], repo)
+
+def test_exp_run_of_one_models_param_reruns_only_what_reads_it(dag):
+    """Hydra recomposes params.yaml (every override again): only the model's chain, the stages
+    that read every model's file, and the report rerun."""
+    out = sh(["dvc", "exp", "run", *(f"-S{o}" for o in dag.overrides), "-S",
+              "models.vae.latent_dim=8"], dag.repo)
     assert ran_stages(out) == {"params", "train@vae", "sample@vae", "evaluate@vae",
                                "seed@vae-1", "claims", "report", "cluster", "arithmetic",
                                "tangent_prop", "gan_studies"}
 
-    # dropping models: the report lists only the selected one, stale outputs do not leak
-    sh(["dvc", "exp", "run", "-S", "data=digits", "-S", "budget=smoke", "-S", "model=[pca]"], repo)
-    summary = json.loads((repo / "reports" / "summary.json").read_text())
+
+def test_dropped_models_leave_the_report(dag):
+    sh(["dvc", "exp", "run", "-S", "data=digits", "-S", "budget=smoke", "-S", "model=[pca]"],
+       dag.repo)
+    summary = read(dag, "reports/summary.json")
     assert set(summary["models"]) == {"pca", "real (held-out)"}
 
-    # parallel experiments: two queued, run by two workers; both succeed and both MLflow runs
-    # are FINISHED in the repository's one database
+
+def test_queued_experiments_run_side_by_side_into_one_mlflow_database(dag):
+    """Two queued, run by two workers; both succeed and both MLflow runs are FINISHED."""
+    from mlflow import MlflowClient
+
+    repo = dag.repo
     for dim in (4, 6):
         sh(["dvc", "exp", "run", "--queue", "-n", f"q{dim}", "-S", "data=digits", "-S",
             "budget=smoke", "-S", "model=[vae]", "-S", "seeds=[]", "-S",

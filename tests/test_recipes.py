@@ -10,8 +10,7 @@ import math
 
 import pytest
 import torch
-from conftest import tiny_split
-from test_models import build, variant_section
+from conftest import build, tiny_split, variant_section
 
 from genbench import metrics as M
 from genbench.analysis import codes as CD

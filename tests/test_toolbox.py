@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from test_models import build
+from conftest import build
 
 from genbench.analysis import arithmetic as AR
 from genbench.analysis import cluster as CL

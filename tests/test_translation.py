@@ -16,8 +16,8 @@ from genbench import metrics as M
 from genbench.core import data as D
 from genbench.core.config import DataConfig, TranslationConfig
 from genbench.core.errors import ConfigError, DataError
-from genbench.core.registry import model_class
 from genbench.models.base import Batch
+from genbench.models.registry import model_class
 from genbench.models.translation import bicubic, downsample, hide_block, paired_input, sobel_edges
 from genbench.nn.classifier import as_reference
 from genbench.nn.translation import ImagePool, PatchGAN, ResNetGenerator, SRGenerator, UNet
@@ -204,7 +204,7 @@ def test_cyclegan_without_the_other_domain_fails_in_one_line():
 
 
 def test_cyclegan_losses_are_the_sum_of_their_terms():
-    model = build("cyclegan")
+    model = build("cyclegan", lambda_id=0.5)  # the paper's identity weight (conf: 0)
     model.attach_unpaired((images(8, seed=3) * 255).to(torch.uint8))
     batch = Batch(images(4) * 2 - 1, torch.zeros(4, dtype=torch.long))
     out = model.losses(batch, "gen")

@@ -47,8 +47,9 @@ def stage_main(description: str, add_args: Callable[[argparse.ArgumentParser], N
 
     try:
         from genbench.core import config
+        from genbench.params import load_view
 
-        params = config.load_view(args.params, getattr(config, view), getattr(args, "model", None))
+        params = load_view(args.params, getattr(config, view), getattr(args, "model", None))
         threads = getattr(params, "train", None)
         _set_threads(threads.threads if threads is not None else 1)
         run(args, params)

@@ -17,9 +17,8 @@ import pandas as pd
 from genbench import metrics as M
 from genbench import report_toolbox as RT
 from genbench.core.config import ReportView
-from genbench.core.data import _write_dir_atomically
 from genbench.core.errors import DataError
-from genbench.core.io import read_json, write_json, write_text
+from genbench.core.io import read_json, write_dir_atomically, write_json, write_text
 from genbench.doc import Contents, Doc, Heading, Images, Para, Table, fmt, to_html, to_markdown
 
 COLUMNS = {  # metric key -> column title of the family summary tables, in table order
@@ -267,7 +266,7 @@ FLOOR = "real (held-out)"
 
 def family(kind: str) -> str:
     """The report section of a model kind: what its class declares."""
-    from genbench.core.registry import registered
+    from genbench.models.registry import registered
 
     cls = registered().get(kind)
     return cls.family if cls is not None else "Other models"
@@ -616,7 +615,7 @@ def build_report(params: ReportView, metrics_dir: Path, evaluator_metrics: Path,
             has_loss = _loss_figure(figs / f"{name}_losses.png", name, models_dir)
             sections.append((name, details["models"][name], has_loss))
 
-    _write_dir_atomically(out_figures, fill)
+    write_dir_atomically(out_figures, fill)
     for out, render in ((out_md, to_markdown), (out_html, to_html)):
         extra = RT.blocks(out.parent, **(toolbox or {}))
         doc = _document(params, df, details, sections, analyses, toys, has_chart,

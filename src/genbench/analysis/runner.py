@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -32,7 +33,7 @@ from genbench.core import data as D
 from genbench.core.config import EvaluateView
 from genbench.core.corruptions import CORRUPTIONS
 from genbench.core.errors import ConfigError
-from genbench.core.io import write_json
+from genbench.core.io import write_dir_atomically, write_json
 from genbench.core.transforms import to_unit
 from genbench.models.autoregressive import AutoregressiveModel
 
@@ -265,33 +266,50 @@ def label_swap(c: Context) -> dict:
 
 # --------------------------------------------------------------------------- the stage
 #: every analysis by name, in the order they run (the keys of an analyses JSON)
-NAMES = ("interpolation", "inpainting", "latent", "tangents", "probe", "robustness",
-         "dependency", "prior_match", "label_swap", "anomaly", "finetune")
+def _codec(c: Context) -> str | None:
+    """Why the codec analyses do not apply to the model, or None: they need an encoder and a
+    decoder, and codes that do not need the label."""
+    m = c.model
+    if m.conditional:
+        return "conditional model: its codes need the label"
+    return None if hasattr(m, "encode") and hasattr(m, "decode") else "no encoder/decoder"
+
+
+def _listed(key: str):
+    """The rule of an analysis run only for the models listed in ``analysis.<key>.models``
+    (costly ones), among those the codec analyses apply to."""
+    def rule(c: Context) -> str | None:
+        if c.name not in getattr(c.cfg, key).models:
+            return f"not in analysis.{key}.models"
+        return _codec(c)
+    return rule
+
+
+#: every analysis in run order: name -> (function, rule: why it does not apply, or None)
+ANALYSES: dict[str, tuple[Callable, Callable[[Context], str | None]]] = {
+    "interpolation": (interpolation, _codec),
+    "inpainting": (inpainting, _codec),
+    "latent": (latent, _codec),
+    "tangents": (tangents, _codec),
+    "probe": (probe, _codec),
+    "robustness": (robustness, lambda c: _codec(c) or (
+        None if hasattr(c.model, "reconstruct") else "no reconstruction")),
+    "dependency": (dependency, lambda c: (
+        None if isinstance(c.model, AutoregressiveModel) else "not autoregressive")),
+    "prior_match": (prior_match, lambda c: (
+        None if hasattr(c.model, "prior_codes") else "imposes no prior on its codes")),
+    "label_swap": (label_swap, lambda c: (
+        None if c.model.conditional and hasattr(c.model, "encode")
+        and hasattr(c.model, "decode") else "not a conditional autoencoder")),
+    "anomaly": (anomaly, _listed("anomaly")),
+    "finetune": (finetune, _listed("finetune")),
+}
+NAMES = tuple(ANALYSES)
 
 
 def _plan(c: Context) -> dict[str, object]:
     """analysis name -> function, or the reason it does not apply."""
-    m = c.model
-    codec = hasattr(m, "encode") and hasattr(m, "decode")
-    why = ("conditional model: its codes need the label" if m.conditional else
-           None if codec else "no encoder/decoder")
-    plan: dict[str, object] = {}
-    for name, fn in (("interpolation", interpolation), ("inpainting", inpainting),
-                     ("latent", latent), ("tangents", tangents), ("probe", probe)):
-        plan[name] = fn if why is None else why
-    plan["robustness"] = robustness if why is None and hasattr(m, "reconstruct") else \
-        (why or "no reconstruction")
-    plan["dependency"] = dependency if isinstance(m, AutoregressiveModel) else \
-        "not autoregressive"
-    plan["prior_match"] = prior_match if hasattr(m, "prior_codes") else \
-        "imposes no prior on its codes"
-    plan["label_swap"] = label_swap if m.conditional and codec else \
-        "not a conditional autoencoder"
-    plan["anomaly"] = (anomaly if why is None else why) if c.name in c.cfg.anomaly.models \
-        else "not in analysis.anomaly.models"
-    plan["finetune"] = (finetune if why is None else why) if c.name in c.cfg.finetune.models \
-        else "not in analysis.finetune.models"
-    return plan
+    return {name: rule(c) or fn for name, (fn, rule) in ANALYSES.items()}
 
 
 def analyze(params: EvaluateView, name: str, model, kind: str, classifier, train: D.Split,
@@ -326,6 +344,6 @@ def analyze(params: EvaluateView, name: str, model, kind: str, classifier, train
         lines += [f"{a}: skipped ({why})" for a, why in result["skipped"].items()]
         (folder / "index.txt").write_text("\n".join(lines) + "\n")
 
-    D._write_dir_atomically(Path(out_dir), fill)
+    write_dir_atomically(Path(out_dir), fill)
     write_json(out_metrics, result)
     return result

@@ -11,10 +11,11 @@ changes, and dvc.lock records one entry instead of a dozen.
 Which files: the stage script and, transitively, every ``genbench`` module it imports
 (``import``/``from ... import`` anywhere in a file, function-local imports included: a lazy
 import is still code the stage may run), plus the ``__init__.py`` of each package on the way.
-The model zoo is the one dynamic import: ``import genbench.models`` registers every model, so
-it stands for the view's own model file (``models/<kind>.py``) in a model's view, and for no
-file in a view without a model (such a stage validates no model section: the registry's import
-never runs there).
+The model zoo is the one dynamic import: the ``genbench.models`` package's ``__init__`` imports
+every model file (so the registry is complete), and Python runs it before any module of the
+package. In a model's view it stands for that ``__init__`` and the view's own model file
+(``models/<kind>.py``, with what that imports), not the other models' files; in a view without
+a model, for the ``__init__`` alone.
 """
 
 from __future__ import annotations
@@ -47,10 +48,9 @@ class Sources:
         return None
 
     def _parents(self, module: str) -> list[str]:
-        """The packages Python runs on the way to ``module`` (the zoo's registration import
-        excepted: importing one model file does not run the others)."""
+        """The packages Python runs on the way to ``module``."""
         parts = module.split(".")
-        return [p for p in (".".join(parts[:i]) for i in range(1, len(parts))) if p != ZOO]
+        return [".".join(parts[:i]) for i in range(1, len(parts))]
 
     def _imports(self, path: Path) -> tuple[str, ...]:
         """The genbench modules ``path`` imports (``from pkg import name``: ``pkg.name`` when
@@ -84,8 +84,9 @@ class Sources:
             if module in done:
                 continue
             done.add(module)
-            if module == ZOO:  # the registry's import of the whole zoo
-                todo += self._zoo(kind)
+            if module == ZOO:  # its __init__ imports the whole zoo: the view's model stands for it
+                seen.add(self._module_file(ZOO))
+                todo += [*self._parents(ZOO), *self._zoo(kind)]
                 continue
             todo += self._parents(module)
             f = self._module_file(module)

@@ -192,10 +192,10 @@ class TangentPropConfig(Section):
     without it."""
 
     encoder: str = "cae"  # the model whose encoder Jacobian gives the learned tangents
-    tangents: int = Field(default=5, ge=1)  # top right-singular vectors per image
+    tangents: int = Field(default=3, ge=1)  # top right-singular vectors per image
     labels: list[int] = Field(default=[100, 1000], min_length=1)
     repeats: int = Field(default=3, ge=1)  # label draws and initialisations per size
-    steps: int = Field(default=300, ge=1)
+    steps: int = Field(default=250, ge=1)
     batch_size: int = Field(default=64, ge=1)
     lr: float = Field(default=1e-3, gt=0)
     hidden: int = Field(default=256, ge=1)  # the MLP classifier's hidden units
@@ -227,7 +227,7 @@ class MixturesConfig(Section):
     train_points: int = Field(default=10000, ge=10)
     samples: int = Field(default=2500, ge=10)  # generated points scored
     min_samples: int = Field(default=20, ge=1)  # high-quality samples for a mode to count
-    steps: int = Field(default=3000, ge=1)
+    steps: int = Field(default=2000, ge=1)
     batch_size: int = Field(default=256, ge=1)
     models: dict[str, dict[str, Any]]  # variant -> a GAN model section (kind: gan, arch: mlp)
 
@@ -292,15 +292,6 @@ class Params(Section):
         if extra:
             raise ValueError(f"seeded: {', '.join(extra)} not in models")
         return self
-
-    def model_config_of(self, name: str):
-        """The validated typed config of model ``name`` (its class comes from ``kind``)."""
-        from genbench.core.registry import model_config
-
-        if name not in self.models:
-            raise ConfigError(f"models.{name}: not in params.yaml; selected models: "
-                              f"{', '.join(self.models) or '(none)'}")
-        return model_config(name, self.models[name])
 
 
 # ----------------------------------------------------------------------------- stage views
@@ -372,8 +363,6 @@ class View(Section):
                                       for k, f in cls.model_fields.items() if k != "code"},
                                    "code": code or {}})
 
-    def model_config_of(self, name: str):
-        return Params.model_config_of(self, name)  # type: ignore[arg-type]
 
 
 def _slice(value: Any, ann: Any) -> Any:
@@ -496,8 +485,7 @@ VIEWS: dict[str, type[View]] = {
 def write_views(params: Params, out_dir: Path | str, sources=None) -> list[str]:
     """Every stage's view of ``params`` into ``out_dir`` (swapped in whole); the file names.
     ``sources`` (a :class:`genbench.core.code.Sources`): the code hashes each view carries."""
-    from genbench.core.data import _write_dir_atomically
-    from genbench.core.io import write_json
+    from genbench.core.io import write_dir_atomically, write_json
 
     names: list[str] = []
 
@@ -511,31 +499,8 @@ def write_views(params: Params, out_dir: Path | str, sources=None) -> list[str]:
                 write_json(folder / name, cls.of(params, model, code).model_dump(mode="json"))
                 names.append(name)
 
-    _write_dir_atomically(Path(out_dir), fill)
+    write_dir_atomically(Path(out_dir), fill)
     return names
-
-
-def load_view(path: Path | str, cls: type, model: str | None = None):
-    """A stage's settings: its view file (params/....json), or the view of a whole params file
-    (params.yaml: for running a stage by hand)."""
-    path = Path(path)
-    if cls is Params:  # the params stage itself: the whole file
-        return load_params(path)
-    if path.suffix in (".yaml", ".yml"):
-        params = load_params(path)
-        if model is not None and "models" in cls.model_fields:
-            params.model_config_of(model)  # one line naming the model if it is not selected
-        return cls.of(params, model)
-    if not path.exists():
-        raise ConfigError(f"{path}: view missing; run the params stage first (dvc repro params)")
-    from genbench.core.io import read_json
-
-    view = validate(cls, read_json(path, fix="rewrite the views: dvc repro params"))
-    if model is not None and isinstance(view, TrainView):
-        if list(view.models) != [model]:
-            raise ConfigError(f"{path}: the view of {', '.join(view.models)}, not of {model}")
-        view.model_config_of(model)
-    return view
 
 
 def format_validation_error(err: ValidationError, prefix: str, model_cls=None) -> str:
@@ -579,8 +544,10 @@ def repo_root() -> Path:
     return here
 
 
-def load_params(path: Path | str = "params.yaml") -> Params:
-    """Read and validate the whole params file (every model section included)."""
+def read_params(path: Path | str = "params.yaml") -> Params:
+    """Read params.yaml and validate its schema: every section but the model sections, whose
+    typed configs belong to the model classes (the whole file, those included, is validated by
+    :func:`genbench.params.load_params`, the one entry point stages and tools use)."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: params file not found (run from the repository root)")
@@ -591,13 +558,8 @@ def load_params(path: Path | str = "params.yaml") -> Params:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     params = validate(Params, raw)
-    for name in params.models:  # validate every model section now: fail fast, before any work
-        params.model_config_of(name)
     from genbench.core.losses import GAN_LOSSES
-    from genbench.core.registry import model_config
 
-    for name, section in params.toys.mixtures.models.items():
-        model_config(name, section, prefix=f"toys.mixtures.models.{name}")
     if params.toys.line2d.loss not in GAN_LOSSES:
         raise ConfigError(f"toys.line2d.loss = {params.toys.line2d.loss!r}: one of "
                           f"{', '.join(GAN_LOSSES)}")

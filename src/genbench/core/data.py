@@ -8,7 +8,6 @@ on-the-fly transforms (:mod:`genbench.core.transforms`).
 
 from __future__ import annotations
 
-import shutil
 import socket
 import tempfile
 import time
@@ -20,7 +19,7 @@ import numpy as np
 
 from genbench.core.config import DataConfig
 from genbench.core.errors import DataError
-from genbench.core.io import sha256_file, write_json
+from genbench.core.io import sha256_file, write_dir_atomically, write_json
 
 RAW_FILES = ("images.npy", "labels.npy")
 SPLITS = ("train", "val", "test")
@@ -96,21 +95,6 @@ def _torchvision_download(name: str, scratch: Path) -> tuple[np.ndarray, np.ndar
 
 
 # ----------------------------------------------------------------------------- stages
-def _write_dir_atomically(out_dir: Path, fill) -> None:
-    """Build a directory in a temp sibling and rename it into place: never a partial output."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
-    tmp.chmod(0o755)  # mkdtemp's 0700 would survive the rename
-    try:
-        fill(tmp)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def _fetch(name: str) -> tuple[np.ndarray, np.ndarray]:
     """Raw (N, C, H, W) uint8 images and (N,) labels of dataset ``name``."""
     if name in EMBEDDED:
@@ -151,7 +135,7 @@ def download(cfg: DataConfig, out_dir: Path | str) -> dict:
             (tmp / UNPAIRED).mkdir()
             info["unpaired"] = _write_raw(tmp / UNPAIRED, other, *other_xy, None, "")
 
-    _write_dir_atomically(Path(out_dir), fill)
+    write_dir_atomically(Path(out_dir), fill)
     info["seconds"] = time.perf_counter() - t0
     return info
 
@@ -257,7 +241,7 @@ def preprocess(cfg: DataConfig, raw_dir: Path | str, out_dir: Path | str, seed: 
         meta["sha256"] = {f"{name}.pt": sha256_file(tmp / f"{name}.pt") for name in splits}
         write_json(tmp / "meta.json", meta)
 
-    _write_dir_atomically(Path(out_dir), fill)
+    write_dir_atomically(Path(out_dir), fill)
     return meta
 
 

@@ -30,6 +30,17 @@ import torch.distributed as dist
 from torch import nn
 
 
+def resolve_device(name: str) -> torch.device:
+    """``train.device`` as a torch device: ``auto`` is CUDA when there is one, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        from genbench.core.errors import ConfigError
+
+        raise ConfigError("train.device = 'cuda': no CUDA device is available; use auto or cpu")
+    return torch.device(name)
+
+
 def active() -> bool:
     return dist.is_available() and dist.is_initialized()
 
@@ -75,8 +86,6 @@ def _die_with_parent() -> None:
 
 def init(device_name: str) -> torch.device:
     """Join the process group of a torchrun worker; the worker's device (cuda:LOCAL_RANK or cpu)."""
-    from genbench.core.engine import resolve_device
-
     _die_with_parent()  # the torchrun agent
     device = resolve_device(device_name)
     if device.type == "cuda":

@@ -1,5 +1,6 @@
-"""The one training engine. It knows the model contract (:mod:`genbench.models.base`), never
-the objective: a model returns losses per named optimizer group, the engine does the rest —
+"""The one training engine. It knows the model contract — :class:`Batch` in, named
+:class:`OptimGroup` out, a dict of losses per group (the model side: :mod:`genbench.models.base`,
+which imports this module, never the reverse) — and never the objective; it does the rest —
 device placement, the training precision (fp32 or bf16 autocast, :mod:`genbench.core.precision`),
 batching from the whole split held as one tensor on the device, backward and optimizer steps,
 logging, atomic checkpoints, resume, NaN detection — in one process or data-parallel over the
@@ -13,7 +14,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
 
@@ -24,20 +25,35 @@ from genbench.core.data import Split
 from genbench.core.errors import DataError, Interrupted, TrainingError
 from genbench.core.io import torch_load, torch_save
 from genbench.core.transforms import Transform
-from genbench.models.base import Batch, GenerativeModel, OptimGroup
 
 log = logging.getLogger("genbench.core.engine")
 CHECKPOINT_FORMAT = 1
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        from genbench.core.errors import ConfigError
+class Batch(NamedTuple):
+    x: torch.Tensor  # (B, C, H, W) floats in the model's input space
+    y: torch.Tensor  # (B,) int64 class labels
 
-        raise ConfigError("train.device = 'cuda': no CUDA device is available; use auto or cpu")
-    return torch.device(name)
+
+@dataclass
+class OptimGroup:
+    """Parameters stepped together by one optimizer.
+
+    ``steps``: updates of this group per engine step (k discriminator steps per generator step).
+    ``schedule``: ``constant`` lr, ``linear``: lr · (1 − t / T) at engine step t of T, to 0 at
+    the end (e.g. PCD, whose persistent chains become the model's samples as the lr vanishes:
+    Tieleman 2008, §4), or a function (t, T) -> the factor of lr at step t (a model trained in
+    phases decays each phase's rate on its own).
+    """
+
+    params: list[torch.nn.Parameter]
+    lr: float
+    betas: tuple[float, float] = (0.9, 0.999)
+    steps: int = 1
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    extra: dict = field(default_factory=dict)
+    schedule: str | Callable[[int, int], float] = "constant"
 
 
 def make_optimizer(g: OptimGroup) -> torch.optim.Optimizer:
@@ -155,7 +171,7 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
     t0, c0 = time.perf_counter(), time.process_time()
     if engine.threads:
         torch.set_num_threads(engine.threads)
-    device = resolve_device(engine.device)
+    device = Dist.resolve_device(engine.device)
     if device.type == "cuda" and Dist.world() > 1:  # each rank its own GPU (distributed.init)
         device = torch.device("cuda", torch.cuda.current_device())
     model.to(device)
@@ -192,7 +208,7 @@ def fit(model: torch.nn.Module, split: Split, *, transform: Transform, steps: in
         step_fn = Dist.wrap(model, device, len(groups))
     opts = {g: make_optimizer(spec) for g, spec in groups.items()}
     torch.manual_seed(Dist.rank_seed(seed))
-    if getattr(type(model), "on_train_start", None) not in (None, GenerativeModel.on_train_start):
+    if getattr(model, "on_train_start", None) is not None:
         with torch.no_grad():  # only models that use it: others keep their RNG stream
             model.on_train_start(transform.batch(x_all), y_all)
     start, history, resumed = 0, [], None

@@ -52,6 +52,22 @@ def _atomic(path: Path | str, write: Callable[[str], None]) -> Path:
         raise
     return path
 
+def write_dir_atomically(out_dir: Path | str, fill: Callable[[Path], None]) -> None:
+    """Build a directory in a temp sibling and rename it into place: never a partial output."""
+    import shutil
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}."))
+    tmp.chmod(0o755)  # mkdtemp's 0700 would survive the rename
+    try:
+        fill(tmp)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
 
 def write_text(path: Path | str, text: str) -> Path:
     return _atomic(path, lambda tmp: Path(tmp).write_text(text))

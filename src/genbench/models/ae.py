@@ -31,8 +31,8 @@ from pydantic import Field
 
 from genbench.core.corruptions import CORRUPTIONS
 from genbench.core.errors import ConfigError
-from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.models.registry import register
 from genbench.nn import ConvDecoder, ConvEncoder, mlp
 from genbench.nn.density import CodeDensity
 from genbench.nn.jacobian import jacobian_frobenius_sq
@@ -61,7 +61,7 @@ class Autoencoder(GenerativeModel):
         layerwise_steps: int = Field(default=0, ge=0)
         # what the decoder samples from: a Gaussian or a mixture fitted to the training codes
         # (genbench.nn.density: gmm = Ghosh et al. 2020's ex-post density estimation)
-        code_density: Literal["gaussian", "gmm"] = "gaussian"
+        code_density: Literal["gaussian", "gmm"] = "gmm"
         code_components: int = Field(default=10, ge=1)  # gmm components
 
     def __init__(self, cfg: Config, shape, num_classes):

@@ -27,10 +27,10 @@ class AutoregressiveConfig(TrainableConfig):
     lr: float = Field(gt=0)
     #: samples shown as each pixel's probability given the sampled past (a Bernoulli output's
     #: mean image, as the VAE shows its decoder's means) instead of the 0/1 draws
-    sample_mean: bool = True
+    sample_mean: bool = False
     #: samples drawn by the sample stage (at most budget.n_samples; null = budget.n_samples):
     #: autoregressive sampling is sequential, so its count has its own bound
-    n_samples: int | None = Field(default=None, ge=1)
+    n_samples: int | None = Field(default=1000, ge=1)
 
 
 class AutoregressiveModel(GenerativeModel):

@@ -13,15 +13,15 @@ A model
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from math import prod
-from typing import Callable, ClassVar, NamedTuple
+from typing import Callable, ClassVar
 
 import torch
 from pydantic import Field
 from torch import nn
 
 from genbench.core.config import Section
+from genbench.core.engine import Batch, OptimGroup
 
 
 class ModelConfig(Section):
@@ -42,32 +42,6 @@ class TrainableConfig(ModelConfig):
     # set by a budget's epoch rule (budget.epochs, e.g. budget=paper): train for this many passes
     # over the train split instead of `steps`
     epochs: int | None = Field(default=None, ge=1)
-
-
-class Batch(NamedTuple):
-    x: torch.Tensor  # (B, C, H, W) floats in the model's input space
-    y: torch.Tensor  # (B,) int64 class labels
-
-
-@dataclass
-class OptimGroup:
-    """Parameters stepped together by one optimizer.
-
-    ``steps``: updates of this group per engine step (k discriminator steps per generator step).
-    ``schedule``: ``constant`` lr, ``linear``: lr · (1 − t / T) at engine step t of T, to 0 at
-    the end (e.g. PCD, whose persistent chains become the model's samples as the lr vanishes:
-    Tieleman 2008, §4), or a function (t, T) -> the factor of lr at step t (a model trained in
-    phases decays each phase's rate on its own).
-    """
-
-    params: list[nn.Parameter]
-    lr: float
-    betas: tuple[float, float] = (0.9, 0.999)
-    steps: int = 1
-    optimizer: str = "adam"
-    weight_decay: float = 0.0
-    extra: dict = field(default_factory=dict)
-    schedule: str | Callable[[int, int], float] = "constant"
 
 
 class GenerativeModel(nn.Module):
@@ -110,9 +84,10 @@ class GenerativeModel(nn.Module):
     def on_step_end(self, group: str) -> None:
         """Hook after an optimizer step of ``group`` (weight clipping, control variables)."""
 
-    def on_train_start(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        """Hook before the first engine step (and again on resume), with the whole (transformed)
-        train split: e.g. a semi-supervised model draws its labelled subset."""
+    #: optional hook ``on_train_start(x, y)`` run before the first engine step (and again on
+    #: resume) with the whole (transformed) train split, e.g. a semi-supervised model draws its
+    #: labelled subset; None: the engine skips it and the model's RNG stream is untouched
+    on_train_start: ClassVar[Callable[[torch.Tensor, torch.Tensor], None] | None] = None
 
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
         """Closed-form fit on the whole (transformed) train split; models without groups only."""

@@ -17,8 +17,8 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.models.registry import register
 from genbench.nn import ConvDecoder, ConvEncoder
 from genbench.nn.ema import EMA
 from genbench.nn.gan import Generator
@@ -34,12 +34,12 @@ class BEGAN(GenerativeModel):
         z_dim: int = Field(ge=1)
         width: int = Field(default=32, ge=4)
         code_dim: int = Field(default=32, ge=1)  # the discriminator autoencoder's code
-        gamma: float = Field(default=0.5, gt=0, le=1)
-        lambda_k: float = Field(default=0.001, gt=0)
+        gamma: float = Field(default=1.0, gt=0, le=1)
+        lambda_k: float = Field(default=0.05, gt=0)
         lr_gen: float = Field(gt=0)
         lr_disc: float = Field(gt=0)
         beta1: float = Field(default=0.5, ge=0, lt=1)
-        eta: Literal[1, 2] = 1  # the power of the reconstruction error
+        eta: Literal[1, 2] = 2  # the power of the reconstruction error
         # decay of the generator's weight average that samples (0 = the last G; Yazici et al.
         # 2019, genbench.nn.ema)
         ema: float = Field(default=0.0, ge=0, lt=1)

@@ -34,8 +34,8 @@ from pydantic import Field, model_validator
 from torch import nn
 
 from genbench.core import losses as L
-from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.models.registry import register
 from genbench.nn.attention import SelfAttention2d
 from genbench.nn.biggan import (
     ConditionalBatchNorm2d,
@@ -122,7 +122,7 @@ class BigGAN(GenerativeModel):
         d_dropout: float = Field(default=0.3, ge=0, lt=1)
         spectral_norm: bool = False  # of every G and D weight, as BigGAN
         sample_truncation: float | None = Field(default=None, gt=0)  # the main samples
-        truncations: list[float] = Field(default=[0.5, 1.0, 1.5, 2.0], min_length=1)
+        truncations: list[float] = Field(default=[0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0], min_length=1)
 
         @model_validator(mode="after")
         def _positive(self):

@@ -21,8 +21,8 @@ from pydantic import Field
 
 from genbench.core import losses as L
 from genbench.core.errors import ConfigError
-from genbench.core.registry import register
 from genbench.models.base import Batch, OptimGroup
+from genbench.models.registry import register
 from genbench.models.translation import Translator, TranslatorConfig
 from genbench.nn.translation import ImagePool, PatchGAN, ResNetGenerator, check_downsampling
 
@@ -41,7 +41,7 @@ class CycleGAN(Translator):
         d_width: int = Field(default=32, ge=4)
         loss: Literal[tuple(L.GAN_LOSSES)] = "least_squares"  # type: ignore[valid-type]
         lambda_cyc: float = Field(default=10.0, ge=0)
-        lambda_id: float = Field(default=0.5, ge=0)  # relative to lambda_cyc, as in the paper
+        lambda_id: float = Field(default=0.0, ge=0)  # relative to lambda_cyc (the paper: 0.5)
         pool_size: int = Field(default=50, ge=0)  # 0 = D sees only the current fakes
         lr: float = Field(default=2e-4, gt=0)
         beta1: float = Field(default=0.5, ge=0, lt=1)

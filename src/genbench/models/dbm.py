@@ -34,8 +34,8 @@ from pydantic import Field
 from torch import nn
 
 from genbench.core.errors import ConfigError
-from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.models.registry import register
 from genbench.nn.dbm import DBM
 from genbench.nn.rbm import _bernoulli, logmeanexp
 
@@ -50,19 +50,19 @@ class DBMModel(GenerativeModel):
         kind: Literal["dbm"] = "dbm"
         hidden: list[int] = Field(min_length=2, max_length=2)  # [h1, h2]
         pretrain_steps: int = Field(ge=1)  # engine steps of each pretrained RBM
-        k: int = Field(default=1, ge=1)  # Gibbs rounds per update (CD-k, then PCD-k)
+        k: int = Field(default=5, ge=1)  # Gibbs rounds per update (CD-k, then PCD-k)
         mf_iters: int = Field(default=5, ge=1)  # mean-field rounds of the data term
         mf_iters_test: int = Field(default=30, ge=1)  # ... of the test bound
         lr: float = Field(gt=0)
         #: the joint phase's learning rate as a share of ``lr`` (its loss is scaled: with SGD
         #: that scales the step); S&H 2009 trained jointly at a smaller rate than pretraining
-        joint_lr_scale: float = Field(default=1.0, gt=0, le=1)
+        joint_lr_scale: float = Field(default=0.3, gt=0, le=1)
         momentum: float = Field(default=0.5, ge=0, lt=1)
-        lr_schedule: Literal["constant", "linear"] = "constant"  # linear: to 0 at the end
+        lr_schedule: Literal["constant", "linear"] = "linear"  # linear: to 0 at the end
         weight_decay: float = Field(default=1e-4, ge=0)
         sample_steps: int = Field(default=1000, ge=1)
         ais_betas: int = Field(default=5000, ge=2)
-        ais_runs: int = Field(default=100, ge=2)
+        ais_runs: int = Field(default=50, ge=2)
         ais_repeats: int = Field(default=3, ge=1)
 
     likelihood = "lower bound (mean-field variational) with an AIS log Z"

@@ -29,9 +29,9 @@ from pydantic import Field, model_validator
 from torch import nn
 
 from genbench.core.errors import ConfigError
-from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
-from genbench.nn.rbm import RBM, _bernoulli, logmeanexp
+from genbench.models.registry import register
+from genbench.nn.rbm import RBM, _bernoulli, check_sample_init, continue_chains, logmeanexp
 
 
 @register("dbn")
@@ -50,22 +50,21 @@ class DBN(GenerativeModel):
         momentum: float = Field(default=0.5, ge=0, lt=1)
         # linear: the rate decays to 0 over the whole run (the RBM's recipe), so the top RBM
         # ends at 0; decaying each layer's phase to 0 on its own gave 6 classes (seed 0)
-        lr_schedule: Literal["constant", "linear"] = "constant"
+        lr_schedule: Literal["constant", "linear"] = "linear"
         weight_decay: float = Field(default=1e-4, ge=0)
-        sample_steps: int = Field(default=1000, ge=1)  # Gibbs rounds in the top RBM
-        sample_init: Literal["random", "persistent"] = "random"  # where those chains start
+        sample_steps: int = Field(default=100, ge=1)  # Gibbs rounds in the top RBM
+        sample_init: Literal["random", "persistent"] = "persistent"  # where those chains start
         bound_samples: int = Field(default=10, ge=1)  # h1 draws per test image
         ais_betas: int = Field(default=5000, ge=2)
         ais_runs: int = Field(default=100, ge=2)
         ais_repeats: int = Field(default=3, ge=1)
         #: start the top RBM as the transpose of the first: the bound starts at the first RBM's
         #: likelihood and greedy training can only raise it (Hinton et al. 2006)
-        tie_init: bool = False
+        tie_init: bool = True
 
         @model_validator(mode="after")
         def _persistent_chains_exist(self):
-            if self.sample_init == "persistent" and not self.persistent:
-                raise ValueError("sample_init = persistent needs persistent: true (PCD chains)")
+            check_sample_init(self.sample_init, self.persistent)
             return self
 
     likelihood = "lower bound (variational) with an AIS log Z of the top RBM"
@@ -194,9 +193,8 @@ class DBN(GenerativeModel):
 
     def _sample(self, n, generator, labels=None):
         bottom, top = self.layers[0], self.layers[-1]
-        if self.cfg.sample_init == "persistent":  # (n, H1): the top RBM's chain i mod batch
-            chains = getattr(self, f"chains{len(self.layers) - 1}")
-            h1 = chains[torch.arange(n, device=self.device) % len(chains)]
+        if self.cfg.sample_init == "persistent":  # (n, H1): the top RBM's chains
+            h1 = continue_chains(getattr(self, f"chains{len(self.layers) - 1}"), n)
         else:
             h1 = _bernoulli(torch.full((n, bottom.c.numel()), 0.5, device=self.device), generator)
         h1 = top.gibbs(h1, self.cfg.sample_steps, generator)  # chains in the top RBM

@@ -28,8 +28,8 @@ from pydantic import Field, model_validator
 from torch.func import functional_call
 
 from genbench.core import losses as L
-from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.models.registry import register
 from genbench.nn import augment as AUG
 from genbench.nn.ema import EMA
 from genbench.nn.gan import Discriminator, Generator, apply_spectral_norm
@@ -40,11 +40,11 @@ class GAN(GenerativeModel):
     family = "GANs"
     class Config(TrainableConfig):
         kind: Literal["gan"] = "gan"
-        arch: Literal["mlp", "conv"] = "conv"
+        arch: Literal["mlp", "conv"] = "mlp"
         z_dim: int = Field(ge=1)
         width: int = Field(default=32, ge=4)  # conv channels
         g_width: int | None = Field(default=None, ge=4)  # the generator's, if not `width`
-        hidden: list[int] = Field(default=[256, 256], min_length=1)  # mlp layer sizes
+        hidden: list[int] = Field(default=[256, 512], min_length=1)  # mlp layer sizes
         output: Literal["tanh", "linear"] = "tanh"  # linear: unbounded data (the 2-D toys)
         loss: Literal[tuple(L.GAN_LOSSES)] = "non_saturating"  # type: ignore[valid-type]
         lr_gen: float = Field(gt=0)
@@ -53,7 +53,7 @@ class GAN(GenerativeModel):
         beta1: float = Field(default=0.5, ge=0, lt=1)
         beta2: float = Field(default=0.999, ge=0, lt=1)
         d_steps: int = Field(default=1, ge=1)  # k discriminator steps per generator step
-        d_norm: Literal["batch", "layer", "none"] = "batch"
+        d_norm: Literal["batch", "layer", "none"] = "none"
         d_dropout: float = Field(default=0.0, ge=0, lt=1)
         clip: float | None = Field(default=None, gt=0)  # WGAN weight clipping τ
         penalty: Literal["none", "gp", "dragan"] = "none"
@@ -75,7 +75,7 @@ class GAN(GenerativeModel):
             default_factory=list)
         # decay of the moving average of G's weights that samples (0 = sample the last G):
         # Yazıcı et al. 2019, as ProGAN/StyleGAN/BigGAN (genbench.nn.ema)
-        ema: float = Field(default=0.0, ge=0, lt=1)
+        ema: float = Field(default=0.999, ge=0, lt=1)
 
         @model_validator(mode="after")
         def _consistent(self):

@@ -26,8 +26,8 @@ import torch
 from pydantic import Field
 
 from genbench.core import losses as L
-from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.models.registry import register
 from genbench.nn.gan import Discriminator, Generator
 from genbench.nn.text import CaptionSource, TextEncoder
 

@@ -26,8 +26,8 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from genbench.core.registry import register
 from genbench.models.base import GenerativeModel, ModelConfig
+from genbench.models.registry import register
 
 
 @register("gmm")
@@ -35,6 +35,7 @@ class MixtureModel(GenerativeModel):
     family = "Linear models and mixtures"
     class Config(ModelConfig):
         kind: Literal["gmm"] = "gmm"
+        gate: bool = False  # exempt: its samples' limits are the lecture's point
         family: Literal["bernoulli", "gaussian"] = "bernoulli"
         components: int = Field(ge=1)  # H
         iterations: int = Field(default=50, ge=1)  # EM steps
@@ -42,7 +43,7 @@ class MixtureModel(GenerativeModel):
         reg_covar: float = Field(default=1e-3, ge=0)  # added to each variance (gaussian)
         tol: float = Field(default=0.0, ge=0)  # stop when the mean log-likelihood gains < tol
         init: Literal["kmeans", "k-means++", "random"] = "kmeans"  # first responsibilities
-        n_init: int = Field(default=1, ge=1)  # restarts; the best final likelihood is kept
+        n_init: int = Field(default=3, ge=1)  # restarts; the best final likelihood is kept
         kmeans_iterations: int = Field(default=100, ge=0)  # Lloyd steps of init: kmeans
         sample_mean: bool = True  # samples: the component's mean image (False: draw the pixels)
 

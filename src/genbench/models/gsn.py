@@ -24,8 +24,8 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from genbench.core.corruptions import CORRUPTIONS
-from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.models.registry import register
 from genbench.nn import mlp
 
 

@@ -17,8 +17,8 @@ from pydantic import Field
 from torch import nn
 
 from genbench.core import losses as L
-from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.models.registry import register
 from genbench.nn.ema import EMA
 from genbench.nn.gan import Discriminator, Generator
 

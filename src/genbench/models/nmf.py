@@ -23,8 +23,8 @@ import torch
 from pydantic import Field
 
 from genbench.core.errors import ConfigError
-from genbench.core.registry import register
 from genbench.models.base import GenerativeModel, ModelConfig
+from genbench.models.registry import register
 
 
 @register("nmf")
@@ -32,6 +32,7 @@ class NMF(GenerativeModel):
     family = "Linear models and mixtures"
     class Config(ModelConfig):
         kind: Literal["nmf"] = "nmf"
+        gate: bool = False  # exempt: its samples' limits are the lecture's point
         latent_dim: int = Field(ge=1)  # rank k
         max_iter: int = Field(default=400, ge=1)  # scikit-learn's coordinate-descent rounds
         encode_iters: int = Field(default=200, ge=1)  # multiplicative updates per encoding

@@ -16,8 +16,8 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from genbench.core.registry import register
 from genbench.models.base import GenerativeModel, ModelConfig
+from genbench.models.registry import register
 
 
 @register("pca")
@@ -25,6 +25,7 @@ class PCA(GenerativeModel):
     family = "Linear models and mixtures"
     class Config(ModelConfig):
         kind: Literal["pca"] = "pca"
+        gate: bool = False  # exempt: its samples' limits are the lecture's point
         latent_dim: int = Field(ge=1)
 
     likelihood = "exact (Gaussian density on [0,1] pixels)"

@@ -18,8 +18,8 @@ import torch
 from pydantic import Field
 
 from genbench.core import losses as L
-from genbench.core.registry import register
 from genbench.models.base import Batch, OptimGroup
+from genbench.models.registry import register
 from genbench.models.translation import Task, Translator, TranslatorConfig
 from genbench.nn.translation import PatchGAN, UNet, check_downsampling
 

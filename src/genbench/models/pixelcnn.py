@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from genbench.core.registry import register
 from genbench.models.autoregressive import AutoregressiveConfig, AutoregressiveModel
+from genbench.models.registry import register
 from genbench.nn.autoregressive import CausalNet, GatedLayer, Masked1x1, MaskedConv2d, gate
 
 

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genbench.core.registry import register
 from genbench.models.autoregressive import AutoregressiveConfig, AutoregressiveModel
+from genbench.models.registry import register
 from genbench.nn.autoregressive import (
     CausalNet,
     DiagonalLSTM,
@@ -146,7 +146,7 @@ class DiagonalNet(_LSTMNet):
 class PixelRNN(AutoregressiveModel):
     class Config(AutoregressiveConfig):
         kind: Literal["pixelrnn"] = "pixelrnn"
-        arch: Literal["row", "diagonal"] = "row"
+        arch: Literal["row", "diagonal"] = "diagonal"
 
     def __init__(self, cfg: Config, shape, num_classes):
         super().__init__(cfg, shape, num_classes)

@@ -20,8 +20,8 @@ from pydantic import Field
 from torch import nn
 
 from genbench.core import losses as L
-from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.models.registry import register
 from genbench.nn.ema import EMA
 from genbench.nn.gan import minibatch_stddev
 
@@ -88,7 +88,7 @@ class ProGAN(GenerativeModel):
     class Config(TrainableConfig):
         kind: Literal["progan"] = "progan"
         z_dim: int = Field(ge=1)
-        width: int = Field(default=32, ge=4)
+        width: int = Field(default=24, ge=4)
         loss: Literal[tuple(L.GAN_LOSSES)] = "non_saturating"  # type: ignore[valid-type]
         lr_gen: float = Field(gt=0)
         lr_disc: float = Field(gt=0)
@@ -96,7 +96,7 @@ class ProGAN(GenerativeModel):
         beta2: float = Field(default=0.99, ge=0, lt=1)
         # decay of the generator's weight average that samples (Karras et al. 2018, §A.1:
         # 0.999); 0 = the last generator
-        ema: float = Field(default=0.0, ge=0, lt=1)
+        ema: float = Field(default=0.999, ge=0, lt=1)
 
     def __init__(self, cfg: Config, shape, num_classes):
         super().__init__(cfg, shape, num_classes)

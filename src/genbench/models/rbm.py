@@ -22,9 +22,9 @@ from typing import Literal
 import torch
 from pydantic import Field, model_validator
 
-from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
-from genbench.nn.rbm import RBM, _bernoulli, logmeanexp
+from genbench.models.registry import register
+from genbench.nn.rbm import RBM, _bernoulli, check_sample_init, continue_chains, logmeanexp
 
 
 @register("rbm")
@@ -36,21 +36,20 @@ class RBMModel(GenerativeModel):
         kind: Literal["rbm"] = "rbm"
         hidden: int = Field(ge=1)
         k: int = Field(default=1, ge=1)  # Gibbs steps per update (CD-k / PCD-k)
-        persistent: bool = False  # PCD: chains continue across updates
+        persistent: bool = True  # PCD: chains continue across updates
         lr: float = Field(gt=0)
         momentum: float = Field(default=0.5, ge=0, lt=1)  # SGD momentum (Hinton's guide)
-        lr_schedule: Literal["constant", "linear"] = "constant"  # linear: to 0 at the end
+        lr_schedule: Literal["constant", "linear"] = "linear"  # linear: to 0 at the end
         weight_decay: float = Field(default=1e-4, ge=0)
-        sample_steps: int = Field(default=1000, ge=1)  # Gibbs rounds per sample
-        sample_init: Literal["random", "persistent"] = "random"  # where sampling chains start
+        sample_steps: int = Field(default=100, ge=1)  # Gibbs rounds per sample
+        sample_init: Literal["random", "persistent"] = "persistent"  # where sampling chains start
         ais_betas: int = Field(default=5000, ge=2)
         ais_runs: int = Field(default=100, ge=2)
         ais_repeats: int = Field(default=3, ge=1)
 
         @model_validator(mode="after")
         def _persistent_chains_exist(self):
-            if self.sample_init == "persistent" and not self.persistent:
-                raise ValueError("sample_init = persistent needs persistent: true (PCD chains)")
+            check_sample_init(self.sample_init, self.persistent)
             return self
 
     likelihood = "AIS estimate of log Z (not a bound)"
@@ -137,6 +136,6 @@ class RBMModel(GenerativeModel):
 
     def _sample(self, n, generator, labels=None):
         start = None
-        if self.cfg.sample_init == "persistent":  # (n, V): chain i mod batch_size, binary
-            start = self.chains[torch.arange(n, device=self.device) % len(self.chains)]
+        if self.cfg.sample_init == "persistent":  # (n, V) binary
+            start = continue_chains(self.chains, n)
         return self.chain(n, self.cfg.sample_steps, generator, last_only=True, start=start)[0]

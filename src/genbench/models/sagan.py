@@ -19,8 +19,8 @@ from pydantic import Field
 from torch import nn
 
 from genbench.core import losses as L
-from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.models.registry import register
 from genbench.nn.attention import SelfAttention2d
 from genbench.nn.gan import apply_spectral_norm
 
@@ -71,7 +71,7 @@ class SAGAN(GenerativeModel):
         z_dim: int = Field(default=64, ge=1)
         width: int = Field(default=32, ge=8)
         attention: bool = True
-        gen_spectral_norm: bool = True  # SAGAN normalises G's layers too (SN-GAN: D only)
+        gen_spectral_norm: bool = False  # SAGAN normalises G's layers too; SN-GAN: D only
         d_dropout: float = Field(default=0.0, ge=0, lt=1)
         d_steps: int = Field(default=1, ge=1)
         loss: Literal[tuple(L.GAN_LOSSES)] = "hinge"  # type: ignore[valid-type]

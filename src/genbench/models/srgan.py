@@ -20,8 +20,8 @@ from pydantic import Field
 
 from genbench.core import losses as L
 from genbench.core.errors import ConfigError
-from genbench.core.registry import register
 from genbench.models.base import Batch, OptimGroup
+from genbench.models.registry import register
 from genbench.models.translation import Translator, TranslatorConfig, bicubic, downsample
 from genbench.nn.translation import PatchGAN, SRGenerator
 

@@ -28,8 +28,8 @@ from pydantic import Field
 from torch import nn
 
 from genbench.core import losses as L
-from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.models.registry import register
 from genbench.nn.gan import Discriminator
 from genbench.nn.text import CaptionSource, ConditioningAugmentation, TextEncoder
 

@@ -27,8 +27,8 @@ from pydantic import Field
 from torch import nn
 
 from genbench.core import losses as L
-from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.models.registry import register
 from genbench.nn.ema import EMA
 from genbench.nn.equalized import EqualConv2d, EqualLinear
 from genbench.nn.gan import minibatch_stddev
@@ -65,16 +65,16 @@ class StyleGAN(GenerativeModel):
         mapping_lr_mul: float = Field(default=0.01, gt=0, le=1)  # Karras et al. 2019, §C
         # decay of the moving average of G's weights that samples and is studied (0 = the last
         # G); Karras et al. 2019 sample G's average (genbench.nn.ema)
-        ema: float = Field(default=0.0, ge=0, lt=1)
+        ema: float = Field(default=0.999, ge=0, lt=1)
         channels: list[int] = Field(default=[64, 32, 16], min_length=3, max_length=3)
         d_width: int = Field(default=16, ge=4)
         mixing_prob: float = Field(default=0.9, ge=0, le=1)
         coarse_layers: int = Field(default=3, ge=1, le=5)  # styles of the H/4 and H/2 layers
         loss: Literal[tuple(L.GAN_LOSSES)] = "non_saturating"  # type: ignore[valid-type]
-        r1_gamma: float = Field(default=10.0, ge=0)
+        r1_gamma: float = Field(default=1.0, ge=0)
         r1_every: int = Field(default=16, ge=1)
-        lr_gen: float = Field(default=1e-3, gt=0)
-        lr_disc: float = Field(default=1e-3, gt=0)
+        lr_gen: float = Field(default=1e-2, gt=0)
+        lr_disc: float = Field(default=1e-2, gt=0)
         beta1: float = Field(default=0.0, ge=0, lt=1)
         beta2: float = Field(default=0.99, ge=0, lt=1)
         # the gan_studies stage: image pairs for the mixing numbers, PPL pairs and step ε

@@ -20,8 +20,8 @@ from pydantic import Field
 from torch import nn
 
 from genbench.core import losses as L
-from genbench.core.registry import register
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.models.registry import register
 from genbench.nn import ConvDecoder, ConvEncoder, mlp
 
 
@@ -38,7 +38,7 @@ class VAE(GenerativeModel):
         decoder: Literal["bernoulli", "gaussian"] = "bernoulli"
         beta: float = Field(default=1.0, ge=0)
         lr: float = Field(gt=0)
-        iwae_k: int = Field(default=64, ge=1)
+        iwae_k: int = Field(default=5000, ge=1)
         # test images the IWAE bound is computed on (the first ones; null = the whole split):
         # k = 5000 on every image would cost minutes
         iwae_images: int | None = Field(default=None, ge=1)

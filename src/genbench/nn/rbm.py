@@ -95,6 +95,18 @@ class RBM(nn.Module):
                 + F.softplus(beta * (v @ self.W + self.c)).sum(1))
 
 
+def check_sample_init(sample_init: str, persistent: bool) -> None:
+    """Sampling from the persistent chains (``sample_init: persistent``) needs PCD's chains."""
+    if sample_init == "persistent" and not persistent:
+        raise ValueError("sample_init = persistent needs persistent: true (PCD chains)")
+
+
+def continue_chains(chains: torch.Tensor, n: int) -> torch.Tensor:
+    """(n, D) starting states from the (B, D) persistent chains: sample i continues chain
+    i mod B (PCD's fantasy particles, Tieleman 2008), so n > B repeats the chains' states."""
+    return chains[torch.arange(n, device=chains.device) % len(chains)]
+
+
 def _bernoulli(p: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """Bernoulli draws; with ``generator`` the uniforms come from it on the CPU (reproducible on
     any device), else from the global RNG on p's device."""

@@ -22,7 +22,7 @@ from genbench.analysis import arithmetic as AR
 from genbench.core import data as D
 from genbench.core import transforms as T
 from genbench.core.config import ArithmeticView
-from genbench.core.io import write_json
+from genbench.core.io import write_dir_atomically, write_json
 from genbench.nn import classifier as NC
 
 log = logging.getLogger("genbench.arithmetic")
@@ -124,7 +124,7 @@ def _one(name: str, model, train, test, predict, cfg, k: int, seed: int, figures
 def arithmetic(params: ArithmeticView, processed_dir, models_dir, evaluator_path, out_json,
                figures_dir) -> dict:
     from genbench import evaluator as E
-    from genbench.core.checkpoint import load_model
+    from genbench.models.checkpoint import load_model
 
     t0 = time.perf_counter()
     meta = D.load_meta(processed_dir)
@@ -160,7 +160,7 @@ def arithmetic(params: ArithmeticView, processed_dir, models_dir, evaluator_path
         lines += [f"{m}: not selected" for m in out["not_selected"]]
         (folder / "index.txt").write_text("\n".join(lines or ["no model"]) + "\n")
 
-    D._write_dir_atomically(Path(figures_dir), fill)
+    write_dir_atomically(Path(figures_dir), fill)
     out["seconds"] = time.perf_counter() - t0
     write_json(out_json, out)
     tracking.log_stage_run(params.mlflow, name="arithmetic",

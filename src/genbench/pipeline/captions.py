@@ -12,6 +12,7 @@ from pathlib import Path
 from genbench.core import captions as C
 from genbench.core import data as D
 from genbench.core.config import PreprocessView
+from genbench.core.io import write_dir_atomically
 from genbench.core.transforms import to_unit
 
 
@@ -38,5 +39,5 @@ def write_captions(params: PreprocessView, processed_dir, out_dir) -> dict:
              "cuts": {a: [[round(float(c), 6) for c in row] for row in th[a]] for a in th}},
             indent=1) + "\n")
 
-    D._write_dir_atomically(Path(out_dir), fill)
+    write_dir_atomically(Path(out_dir), fill)
     return counts

@@ -23,14 +23,14 @@ from genbench.analysis import cluster as CL
 from genbench.core import data as D
 from genbench.core import transforms as T
 from genbench.core.config import ClusterView
-from genbench.core.io import write_json
+from genbench.core.io import write_dir_atomically, write_json
 
 log = logging.getLogger("genbench.cluster")
 
 
 def _model_codes(path: Path, name: str, x8: torch.Tensor) -> np.ndarray | str:
     """The model's codes of the uint8 images ``x8`` (N, C, H, W), or why it has none."""
-    from genbench.core.checkpoint import load_model
+    from genbench.models.checkpoint import load_model
 
     model, _ = load_model(path, name)
     if not hasattr(model, "encode"):
@@ -70,7 +70,7 @@ def _parts_figure(path: Path, pca, nmf, shape, show: int = 16) -> None:
 
 def _nmf_vs_pca(models_dir: Path, params: ClusterView, test: D.Split, figures: Path) -> dict:
     """NMF vs PCA at equal rank: test reconstruction MSE of both, their components picture."""
-    from genbench.core.checkpoint import load_model
+    from genbench.models.checkpoint import load_model
 
     kinds = {m: s["kind"] for m, s in params.models.items()}
     pca = next((m for m, k in kinds.items() if k == "pca"), None)
@@ -131,7 +131,7 @@ def cluster(params: ClusterView, processed_dir, models_dir, out_json, figures_di
                                           f"{', '.join(figs) or 'none'}\n")
 
     figures = Path(figures_dir)
-    D._write_dir_atomically(figures, fill)
+    write_dir_atomically(figures, fill)
     out["seconds"] = time.perf_counter() - t0
     write_json(out_json, out)
     tracking.log_stage_run(params.mlflow, name="cluster", params={"cluster": cfg.model_dump()},

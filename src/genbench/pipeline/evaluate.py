@@ -131,7 +131,7 @@ def evaluate(params: EvaluateView, name: str, processed_dir, evaluator_path, mod
     from genbench import evaluator as E
     from genbench import metrics as M
     from genbench import tracking
-    from genbench.core.checkpoint import load_model
+    from genbench.models.checkpoint import load_model
 
     t0 = time.perf_counter()
     meta = D.load_meta(processed_dir)

@@ -31,10 +31,11 @@ from genbench.analysis import figures as F
 from genbench.analysis import gan_studies as S
 from genbench.core import captions as C
 from genbench.core import data as D
-from genbench.core.config import EvaluateView, ReportView, load_view
-from genbench.core.io import write_json
-from genbench.core.registry import model_class
+from genbench.core.config import EvaluateView, ReportView
+from genbench.core.io import write_dir_atomically, write_json
+from genbench.models.registry import model_class
 from genbench.nn import classifier as NC
+from genbench.params import load_view
 
 log = logging.getLogger("genbench.gan_studies")
 BATCH = 500
@@ -287,7 +288,7 @@ def gan_studies(params: ReportView, evaluate_views, processed_dir, models_dir, e
                 out_json, figures_dir) -> dict:
     """Every study that applies to a selected model -> ``out_json`` and ``figures_dir``
     (swapped in whole); one MLflow run (kind analysis) when a model was studied."""
-    from genbench.core.checkpoint import load_model
+    from genbench.models.checkpoint import load_model
 
     t0 = time.perf_counter()
     meta = D.load_meta(processed_dir)
@@ -319,7 +320,7 @@ def gan_studies(params: ReportView, evaluate_views, processed_dir, models_dir, e
         lines = [f"{m}: {r['study']}" for m, r in out["models"].items()]
         (folder / "index.txt").write_text("\n".join(lines or ["no model with a study"]) + "\n")
 
-    D._write_dir_atomically(Path(figures_dir), fill)
+    write_dir_atomically(Path(figures_dir), fill)
     out["seconds"] = time.perf_counter() - t0
     write_json(out_json, out)
     if mlflow_cfg is not None and mlflow_cfg.enabled:

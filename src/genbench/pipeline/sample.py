@@ -75,9 +75,9 @@ def sample(params: SampleView, name: str, model_path, out_samples, out_grid, out
     """Stage ``sample@<name>``: ``budget.n_samples`` seeded samples as uint8 + a PNG grid; for a
     translation model, its translations of the test split (from ``processed_dir``) and strips.
     (The evaluate stage logs the grid to the model's MLflow run: no MLflow import here.)"""
-    from genbench.core.checkpoint import load_model
-    from genbench.core.engine import resolve_device
+    from genbench.core.distributed import resolve_device
     from genbench.core.io import save_grid
+    from genbench.models.checkpoint import load_model
 
     model, rec = load_model(model_path, name)
     model.to(resolve_device(params.train.device))

@@ -31,7 +31,7 @@ log = logging.getLogger("genbench.tangent_prop")
 
 def _encoder_tangents(models_dir: Path, name: str, x8: torch.Tensor, k: int) -> torch.Tensor:
     """(N, k, C, H, W) unit right-singular vectors of the encoder Jacobian at each image."""
-    from genbench.core.checkpoint import load_model
+    from genbench.models.checkpoint import load_model
 
     model, _ = load_model(models_dir / name / "model.pt", name)
     x = T.eval_transform(model.input_transform).batch(x8)

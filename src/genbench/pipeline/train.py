@@ -17,9 +17,9 @@ from genbench.pipeline.common import code_fingerprint, fingerprint, split_finger
 
 
 def build_model(params: TrainView, name: str, meta: dict):
-    from genbench.core.registry import model_class
+    from genbench.models.registry import model_class, model_config_of
 
-    cfg = params.model_config_of(name)
+    cfg = model_config_of(params, name)
     cls = model_class(cfg.kind)
     if getattr(cls, "translates", False):  # the domains it translates come with the data
         from genbench.core.config import TranslationConfig
@@ -68,14 +68,13 @@ def parallel_launch(params: TrainView, name: str, processed_dir, argv: list[str]
     import logging
 
     from genbench.core import distributed as Dist
-    from genbench.core import engine
     from genbench.core.errors import TrainingError
 
     nproc = params.train.nproc
     if nproc == 1 or Dist.under_launcher():
         return False
     model = build_model(params, name, D.load_meta(processed_dir))
-    reason = Dist.blocker(model, engine.resolve_device(params.train.device))
+    reason = Dist.blocker(model, Dist.resolve_device(params.train.device))
     if reason:
         logging.getLogger("genbench.train").warning(
             "%s: trains in 1 process, not train.nproc = %d: not data-parallel (%s)",
@@ -125,9 +124,10 @@ def _train(params: TrainView, name: str, processed_dir, out_model, out_losses, o
     from genbench.core import distributed as Dist
     from genbench.core import engine
     from genbench.core import precision as P
-    from genbench.core.checkpoint import save_model
+    from genbench.models.checkpoint import save_model
+    from genbench.models.registry import model_config_of
 
-    cfg = params.model_config_of(name)
+    cfg = model_config_of(params, name)
     meta = D.load_meta(processed_dir)
     torch.manual_seed(params.seed)  # the initial weights are part of the seeded run
     model = build_model(params, name, meta)  # validates model-specific ranges before any work
@@ -144,7 +144,7 @@ def _train(params: TrainView, name: str, processed_dir, out_model, out_losses, o
                           f"size ({len(train_split)})")
     # what a resumed run must share with the interrupted one: config, data, code and the
     # numerics (precision, thread count)
-    precision = P.resolve(params.train.precision, model, engine.resolve_device(params.train.device))
+    precision = P.resolve(params.train.precision, model, Dist.resolve_device(params.train.device))
     snapshots = engine.curve_steps(steps, params.train.curve_points) if out_curve else []
     fp = fingerprint(model.cfg.model_dump(), steps, params.seed, split_fingerprint(processed_dir),
                      code_fingerprint(), precision, params.train.threads, snapshots,

@@ -9,8 +9,7 @@ from pathlib import Path
 import torch
 
 from genbench.core.config import ToysView
-from genbench.core.data import _write_dir_atomically
-from genbench.core.io import save_figure, write_json
+from genbench.core.io import save_figure, write_dir_atomically, write_json
 from genbench.toys import line2d, mixtures
 
 
@@ -83,7 +82,7 @@ def run_mixture(params: ToysView, name: str, variant: str, data: torch.Tensor,
     from genbench.core import engine
     from genbench.core import transforms as T
     from genbench.core.data import Split
-    from genbench.core.registry import model_class, model_config
+    from genbench.models.registry import model_class, model_config
 
     cfg = params.toys.mixtures
     mcfg = model_config(variant, cfg.models[variant],
@@ -170,6 +169,6 @@ def toys(params: ToysView, out_metrics, out_dir) -> dict:
             result["seeds"] = {str(s): {"mixtures": mixtures_for_seed(params, s)[0]}
                                for s in params.seeds}
 
-    _write_dir_atomically(Path(out_dir), fill)
+    write_dir_atomically(Path(out_dir), fill)
     write_json(out_metrics, result)
     return result

@@ -27,12 +27,9 @@ def register(kind: str) -> Callable[[type], type]:
     return deco
 
 
-def _load_builtin_models() -> None:
-    import genbench.models  # noqa: F401  (importing the package registers every model)
-
-
 def registered() -> dict[str, type]:
-    _load_builtin_models()
+    """Every registered kind -> its class. Complete whenever this module is importable: it
+    lives in the ``genbench.models`` package, whose ``__init__`` imports every model file."""
     return dict(sorted(_MODELS.items()))
 
 
@@ -41,6 +38,15 @@ def model_class(kind: str) -> type:
     if kind not in models:
         raise ConfigError(f"unknown model kind {kind!r}; registered: {', '.join(models)}")
     return models[kind]
+
+
+def model_config_of(params, name: str):
+    """The validated typed config of model ``name`` of ``params`` (a :class:`Params` or a stage
+    view with a ``models`` section); one line naming the selected models if it is not one."""
+    if name not in params.models:
+        raise ConfigError(f"models.{name}: not in params.yaml; selected models: "
+                          f"{', '.join(params.models) or '(none)'}")
+    return model_config(name, params.models[name])
 
 
 def model_config(name: str, section: dict[str, Any], prefix: str | None = None):

@@ -24,7 +24,7 @@ def load_model(path: Path | str, name: str | None = None):
     eval mode. ``name``: the model the caller expects; a file of another model is refused (the
     file records its model's name and kind)."""
     from genbench.core.errors import DataError
-    from genbench.core.registry import model_class
+    from genbench.models.registry import model_class
 
     path = Path(path)
     fix = f"retrain it: dvc repro -f train@{name or '<model>'}"

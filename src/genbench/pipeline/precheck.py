@@ -18,6 +18,7 @@ import math
 from pathlib import Path
 
 from genbench.core.errors import ConfigError
+from genbench.models.registry import model_config_of
 
 #: images per data set (torchvision's train and test parts are downloaded together)
 DATA_SIZES = {"mnist5k": 5000, "digits": 1797, "mnist": 70000, "fashion_mnist": 70000,
@@ -59,7 +60,7 @@ def check_split_sizes(params) -> None:
         return
     n = train_split_size(DATA_SIZES[d.name], d.val_fraction, d.test_fraction)
     for name in params.models:
-        b = getattr(params.model_config_of(name), "batch_size", None)
+        b = getattr(model_config_of(params, name), "batch_size", None)
         if b is not None and b > n:
             raise ConfigError(f"models.{name}.batch_size = {b}: must be ≤ the train split size "
                               f"({n})")
