@@ -66,11 +66,11 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048, seconds: float = 1.0) -> floa
 
 def build(name: str, section: dict, split: Split):
     cls = model_class(section["kind"])
-    if getattr(cls, "translates", False):  # the domains come with the data in the pipeline
+    if cls.translates:  # the domains come with the data in the pipeline
         section = {**section, "domain": {}}
     torch.manual_seed(0)
     model = cls(cls.Config.model_validate(section), SHAPE, 10)
-    if getattr(model, "unpaired", False):
+    if model.unpaired:
         model.attach_unpaired(split.x[:500])
     return model
 

@@ -67,10 +67,10 @@ def cheap_section(name: str) -> dict:
 def build(kind: str, shape, section: dict | None = None, **override) -> GenerativeModel:
     cls = model_class(kind)
     section = {**(section or default_model_section(kind)), **override}
-    if getattr(cls, "translates", False):  # the pipeline fills the domains from the data
+    if cls.translates:  # the pipeline fills the domains from the data
         section["domain"] = {"sr_factor": 4, "block": shape[1] // 2}
     model = cls(cls.Config.model_validate(section), shape, 10)
-    if getattr(model, "unpaired", False):  # ... and gives it the other domain's train split
+    if model.unpaired:  # ... and gives it the other domain's train split
         model.attach_unpaired(tiny_split(32, shape, seed=5).x)
     return model
 

@@ -145,7 +145,7 @@ def test_the_registry_is_complete_from_any_entry():
     assert len(with_model) >= 20 and set(with_model) <= set(files)
     # the files that register nothing: the contract, the registry, shared helpers
     assert set(files) - set(with_model) == {"base", "registry", "checkpoint", "translation",
-                                            "autoregressive"}
+                                            "autoregressive", "two_player"}
 
 
 TOY_MODEL = '''"""A toy model written by the test: the mean image, sampled with pixel noise."""
@@ -200,7 +200,8 @@ from genbench.core.config import compose_params
 from genbench.models.registry import model_class, model_config_of
 from genbench.params import load_params
 from genbench.report import family
-raw = compose_params(["data=digits", "budget=smoke", "model=[toy_mean]"], conf_dir={str(tmp_path / "conf")!r})
+raw = compose_params(["data=digits", "budget=smoke", "model=[toy_mean]"],
+                     conf_dir={str(tmp_path / "conf")!r})
 open({str(tmp_path / "params.yaml")!r}, "w").write(yaml.safe_dump(raw))
 params = load_params({str(tmp_path / "params.yaml")!r})
 cfg = model_config_of(params, "toy_mean")

@@ -18,7 +18,7 @@ SHAPES = [(1, 8, 8), (1, 28, 28)]
 def draw(model: GenerativeModel, n: int, seed: int) -> torch.Tensor:
     """Samples, or for a translation model its translations of fixed inputs (both ways)."""
     g = torch.Generator().manual_seed(seed)
-    if not getattr(model, "translates", False):
+    if not model.translates:
         return model.sample(n, g)
     x = tiny_split(n, model.shape, seed=7).x.float() / 255
     src = x if model.unpaired else model.source(x, torch.Generator().manual_seed(0))
@@ -93,7 +93,7 @@ def test_engine_trains_and_model_file_round_trips(variant, tmp_path, engine_cfg)
     save_model(tmp_path / "m.pt", model, name=variant, step=res.steps)
     loaded, rec = load_model(tmp_path / "m.pt")
     assert rec["name"] == variant and rec["kind"] == kind and rec["step"] == res.steps
-    if getattr(model, "unpaired", False):
+    if model.unpaired:
         loaded.attach_unpaired(model.other)
     assert torch.equal(draw(model, 6, 1), draw(loaded, 6, 1))
 

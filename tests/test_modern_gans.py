@@ -102,9 +102,7 @@ def test_modulated_conv_equals_per_sample_weights():
 
 
 def test_style_mixing_takes_layers_before_the_crossover_from_the_first_latent():
-    from genbench.models.stylegan import StyleGAN
-
-    m = StyleGAN(StyleGAN.Config(steps=1, batch_size=4), (1, 8, 8), 10)
+    m = build("stylegan", (1, 8, 8))
     w1, w2 = torch.zeros(2, 3), torch.ones(2, 3)
     ws = m.mixed(w1, w2, torch.tensor([2, 6]))  # (2, 6, 3)
     assert ws[0, :2].eq(0).all() and ws[0, 2:].eq(1).all() and ws[1].eq(0).all()

@@ -60,6 +60,19 @@ class GenerativeModel(nn.Module):
     #: why the model cannot train data-parallel (per-rank state, whole-batch statistics), or
     #: None: :func:`genbench.core.distributed.blocker` reads it
     not_data_parallel: ClassVar[str | None] = None
+    #: a translation model (:class:`genbench.models.translation.TranslationModel`): it maps a
+    #: source image to a target (``translate``) instead of sampling; train/sample/evaluate
+    #: build its inputs from the data and score its outputs against the test targets
+    translates: ClassVar[bool] = False
+    #: translates between two unpaired domains (CycleGAN): trains with the other domain's
+    #: train split (``attach_unpaired``) and is judged both ways
+    unpaired: ClassVar[bool] = False
+    #: trains with the evaluator's feature map (``attach_features``; SRGAN's feature content
+    #: loss): may be a property of the config
+    needs_features: ClassVar[bool] = False
+    #: its sampling "labels" are code values, not classes (InfoGAN): judged after a code→class
+    #: matching instead of by class accuracy
+    labels_are_codes: ClassVar[bool] = False
 
     def __init__(self, cfg: ModelConfig, shape: tuple[int, int, int], num_classes: int):
         super().__init__()

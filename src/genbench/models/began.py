@@ -17,32 +17,26 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.models.base import Batch
 from genbench.models.registry import register
+from genbench.models.two_player import AveragedConfig, TwoPlayerConfig, TwoPlayerGAN
 from genbench.nn import ConvDecoder, ConvEncoder
-from genbench.nn.ema import EMA
 from genbench.nn.gan import Generator
 
 
 @register("began")
-class BEGAN(GenerativeModel):
-    family = "GANs"
+class BEGAN(TwoPlayerGAN):
     #: why DDP does not apply (genbench.core.distributed.blocker): trains in one process
     not_data_parallel = "its equilibrium control k follows each rank's batch"
-    class Config(TrainableConfig):
+
+    class Config(TwoPlayerConfig, AveragedConfig):
         kind: Literal["began"] = "began"
         z_dim: int = Field(ge=1)
         width: int = Field(default=32, ge=4)
         code_dim: int = Field(default=32, ge=1)  # the discriminator autoencoder's code
         gamma: float = Field(default=1.0, gt=0, le=1)
         lambda_k: float = Field(default=0.05, gt=0)
-        lr_gen: float = Field(gt=0)
-        lr_disc: float = Field(gt=0)
-        beta1: float = Field(default=0.5, ge=0, lt=1)
         eta: Literal[1, 2] = 2  # the power of the reconstruction error
-        # decay of the generator's weight average that samples (0 = the last G; Yazici et al.
-        # 2019, genbench.nn.ema)
-        ema: float = Field(default=0.0, ge=0, lt=1)
 
     def __init__(self, cfg: Config, shape, num_classes):
         super().__init__(cfg, shape, num_classes)
@@ -51,21 +45,12 @@ class BEGAN(GenerativeModel):
                                    "dec": ConvDecoder(cfg.code_dim, self.shape, cfg.width)})
         self.register_buffer("k", torch.zeros(()))  # k_t, the equilibrium control variable
         self.register_buffer("_balance", torch.zeros(()))  # γ L(x) − L(G(z)) of the last D step
-        self.gen_ema = EMA(self.gen, cfg.ema) if cfg.ema else None
-
-    @property
-    def input_transform(self) -> str:
-        return "symmetric"
+        self.average(self.gen)
 
     def recon_loss(self, v: torch.Tensor) -> torch.Tensor:
         """L(v) = mean |v − D(v)|^η per image. (N, C, H, W) -> (N,)"""
         rec = torch.tanh(self.disc["dec"](self.disc["enc"](v)))
         return (v - rec).abs().pow(self.cfg.eta).flatten(1).mean(1)
-
-    def optimizer_groups(self):
-        betas = (self.cfg.beta1, 0.999)
-        return {"disc": OptimGroup(list(self.disc.parameters()), self.cfg.lr_disc, betas),
-                "gen": OptimGroup(list(self.gen.parameters()), self.cfg.lr_gen, betas)}
 
     def losses(self, batch: Batch, group: str) -> dict[str, torch.Tensor]:
         z = torch.randn(len(batch.x), self.cfg.z_dim, device=batch.x.device)
@@ -82,9 +67,8 @@ class BEGAN(GenerativeModel):
     def on_step_end(self, group: str) -> None:
         if group == "disc":  # proportional control of k_t, no host sync
             self.k.add_(self.cfg.lambda_k * self._balance).clamp_(0, 1)
-        elif self.gen_ema is not None:
-            self.gen_ema.update(self.gen)
+        else:
+            self.update_average(self.gen)
 
     def _sample(self, n, generator, labels=None):
-        gen = self.gen if self.gen_ema is None else self.gen_ema
-        return (gen(self.randn(n, self.cfg.z_dim, generator=generator)) + 1) / 2
+        return (self.averaged(self.gen)(self.randn(n, self.cfg.z_dim, generator=generator)) + 1) / 2

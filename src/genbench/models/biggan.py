@@ -34,8 +34,9 @@ from pydantic import Field, model_validator
 from torch import nn
 
 from genbench.core import losses as L
-from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.models.base import Batch
 from genbench.models.registry import register
+from genbench.models.two_player import TwoPlayerConfig, TwoPlayerGAN
 from genbench.nn.attention import SelfAttention2d
 from genbench.nn.biggan import (
     ConditionalBatchNorm2d,
@@ -102,27 +103,22 @@ class ProjectionDiscriminator(nn.Module):
 
 
 @register("biggan")
-class BigGAN(GenerativeModel):
-    family = "GANs"
+class BigGAN(TwoPlayerGAN):
     conditional = True
 
-    class Config(TrainableConfig):
+    class Config(TwoPlayerConfig):
         kind: Literal["biggan"] = "biggan"
         z_dim: int = Field(default=96, ge=3)  # split into 3 chunks
         embed_dim: int = Field(default=32, ge=1)
         width: int = Field(default=32, ge=8)
         attention: bool = False
         loss: Literal[tuple(L.GAN_LOSSES)] = "non_saturating"  # type: ignore[valid-type]
-        lr_gen: float = Field(default=4e-4, gt=0)
-        lr_disc: float = Field(default=4e-4, gt=0)
-        beta1: float = Field(default=0.5, ge=0, lt=1)
-        beta2: float = Field(default=0.999, ge=0, lt=1)
-        d_steps: int = Field(default=1, ge=1)
         ortho_weight: float = Field(default=1e-4, ge=0)  # β; 0 = off
         d_dropout: float = Field(default=0.3, ge=0, lt=1)
         spectral_norm: bool = False  # of every G and D weight, as BigGAN
         sample_truncation: float | None = Field(default=None, gt=0)  # the main samples
-        truncations: list[float] = Field(default=[0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0], min_length=1)
+        truncations: list[float] = Field(default=[0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0],
+                                         min_length=1)
 
         @model_validator(mode="after")
         def _positive(self):
@@ -143,17 +139,6 @@ class BigGAN(GenerativeModel):
             apply_spectral_norm(self.gen)
             apply_spectral_norm(self.disc)
         self.d_loss, self.g_loss = L.GAN_LOSSES[cfg.loss]
-
-    @property
-    def input_transform(self) -> str:
-        return "symmetric"
-
-    def optimizer_groups(self):
-        c = self.cfg
-        betas = (c.beta1, c.beta2)
-        return {"disc": OptimGroup(list(self.disc.parameters()), c.lr_disc, betas,
-                                   steps=c.d_steps),
-                "gen": OptimGroup(list(self.gen.parameters()), c.lr_gen, betas)}
 
     def _ortho_weights(self) -> list[torch.Tensor]:
         """G's matrices and filters (the raw, pre-spectral-norm ones), not the embedding."""

@@ -28,17 +28,16 @@ from pydantic import Field, model_validator
 from torch.func import functional_call
 
 from genbench.core import losses as L
-from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.models.base import Batch
 from genbench.models.registry import register
+from genbench.models.two_player import AveragedConfig, TwoPlayerConfig, TwoPlayerGAN
 from genbench.nn import augment as AUG
-from genbench.nn.ema import EMA
 from genbench.nn.gan import Discriminator, Generator, apply_spectral_norm
 
 
 @register("gan")
-class GAN(GenerativeModel):
-    family = "GANs"
-    class Config(TrainableConfig):
+class GAN(TwoPlayerGAN):
+    class Config(TwoPlayerConfig, AveragedConfig):
         kind: Literal["gan"] = "gan"
         arch: Literal["mlp", "conv"] = "mlp"
         z_dim: int = Field(ge=1)
@@ -47,12 +46,6 @@ class GAN(GenerativeModel):
         hidden: list[int] = Field(default=[256, 512], min_length=1)  # mlp layer sizes
         output: Literal["tanh", "linear"] = "tanh"  # linear: unbounded data (the 2-D toys)
         loss: Literal[tuple(L.GAN_LOSSES)] = "non_saturating"  # type: ignore[valid-type]
-        lr_gen: float = Field(gt=0)
-        lr_disc: float = Field(gt=0)  # ≠ lr_gen: the two time-scale update rule (TTUR)
-        optimizer: Literal["adam", "rmsprop"] = "adam"
-        beta1: float = Field(default=0.5, ge=0, lt=1)
-        beta2: float = Field(default=0.999, ge=0, lt=1)
-        d_steps: int = Field(default=1, ge=1)  # k discriminator steps per generator step
         d_norm: Literal["batch", "layer", "none"] = "none"
         d_dropout: float = Field(default=0.0, ge=0, lt=1)
         clip: float | None = Field(default=None, gt=0)  # WGAN weight clipping τ
@@ -73,9 +66,6 @@ class GAN(GenerativeModel):
         # (Zhao et al. 2020): against a discriminator that memorises a small training set
         augment: list[Literal[tuple(AUG.POLICIES)]] = Field(  # type: ignore[valid-type]
             default_factory=list)
-        # decay of the moving average of G's weights that samples (0 = sample the last G):
-        # Yazıcı et al. 2019, as ProGAN/StyleGAN/BigGAN (genbench.nn.ema)
-        ema: float = Field(default=0.999, ge=0, lt=1)
 
         @model_validator(mode="after")
         def _consistent(self):
@@ -103,7 +93,7 @@ class GAN(GenerativeModel):
                                   minibatch_kernel_dim=cfg.minibatch_kernel_dim)
         if cfg.spectral_norm:
             apply_spectral_norm(self.disc)
-        self.gen_ema = EMA(self.gen, cfg.ema) if cfg.ema else None
+        self.average(self.gen)
         self.d_loss, self.g_loss = L.GAN_LOSSES[cfg.loss]
         if cfg.replay:
             self.register_buffer("replay_buffer", torch.zeros(cfg.replay_size, *self.shape))
@@ -118,14 +108,6 @@ class GAN(GenerativeModel):
         if self.cfg.minibatch_kernels:
             return "minibatch discrimination compares each sample with the whole batch"
         return None
-
-    def optimizer_groups(self):
-        c = self.cfg
-        opt = c.optimizer
-        betas = (c.beta1, c.beta2)
-        return {"disc": OptimGroup(list(self.disc.parameters()), c.lr_disc, betas,
-                                   steps=c.d_steps, optimizer=opt),
-                "gen": OptimGroup(list(self.gen.parameters()), c.lr_gen, betas, optimizer=opt)}
 
     # --- pieces ---------------------------------------------------------------------------
     def _onehot(self, y: torch.Tensor | None) -> torch.Tensor | None:
@@ -233,8 +215,8 @@ class GAN(GenerativeModel):
             with torch.no_grad():
                 for p in self.disc.parameters():
                     p.clamp_(-self.cfg.clip, self.cfg.clip)
-        if group == "gen" and self.gen_ema is not None:
-            self.gen_ema.update(self.gen)
+        if group == "gen":
+            self.update_average(self.gen)
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``n`` draws of the prior z (n, z_dim): the code space of the arithmetic analysis."""
@@ -243,8 +225,7 @@ class GAN(GenerativeModel):
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """G(z) (with the labels of a conditional GAN) as [0, 1] images, from the moving
         average of G's weights where ``ema`` is set. (n, C, H, W)"""
-        net = self.gen if self.gen_ema is None else self.gen_ema
-        x = net(z, self._onehot(labels))
+        x = self.averaged(self.gen)(z, self._onehot(labels))
         return (x + 1) / 2 if self.cfg.output == "tanh" else x
 
     def _sample(self, n, generator, labels=None):

@@ -26,18 +26,18 @@ import torch
 from pydantic import Field
 
 from genbench.core import losses as L
-from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.models.base import Batch
 from genbench.models.registry import register
+from genbench.models.two_player import TwoPlayerConfig, TwoPlayerGAN
 from genbench.nn.gan import Discriminator, Generator
 from genbench.nn.text import CaptionSource, TextEncoder
 
 
 @register("gan_cls")
-class GANCLS(GenerativeModel):
-    family = "GANs"
+class GANCLS(TwoPlayerGAN):
     conditional = True  # sampled per digit; the caption's other words are drawn
 
-    class Config(TrainableConfig):
+    class Config(TwoPlayerConfig):
         kind: Literal["gan_cls"] = "gan_cls"
         z_dim: int = Field(default=64, ge=1)
         text_dim: int = Field(default=32, ge=1)
@@ -45,10 +45,6 @@ class GANCLS(GenerativeModel):
         d_dropout: float = Field(default=0.3, ge=0, lt=1)
         interpolate: bool = True  # GAN-INT
         loss: Literal[tuple(L.GAN_LOSSES)] = "non_saturating"  # type: ignore[valid-type]
-        lr_gen: float = Field(default=4e-4, gt=0)
-        lr_disc: float = Field(default=4e-4, gt=0)
-        beta1: float = Field(default=0.5, ge=0, lt=1)
-        beta2: float = Field(default=0.999, ge=0, lt=1)
         attribute_samples: int = Field(default=500, ge=10)  # gan_studies: images per word
 
     def __init__(self, cfg: Config, shape, num_classes):
@@ -61,16 +57,8 @@ class GANCLS(GenerativeModel):
                                   dropout=cfg.d_dropout)
         self.d_loss, self.g_loss = L.GAN_LOSSES[cfg.loss]
 
-    @property
-    def input_transform(self) -> str:
-        return "symmetric"
-
-    def optimizer_groups(self):
-        c = self.cfg
-        betas = (c.beta1, c.beta2)
-        return {"disc": OptimGroup([*self.disc.parameters(), *self.text.parameters()],
-                                   c.lr_disc, betas),
-                "gen": OptimGroup(list(self.gen.parameters()), c.lr_gen, betas)}
+    def players(self):  # the text encoder learns with D (the matching-aware loss)
+        return [*self.disc.parameters(), *self.text.parameters()], list(self.gen.parameters())
 
     def on_train_start(self, x: torch.Tensor, y: torch.Tensor) -> None:
         self.captions.fit((x + 1) / 2, y)

@@ -17,16 +17,15 @@ from pydantic import Field
 from torch import nn
 
 from genbench.core import losses as L
-from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.models.base import Batch
 from genbench.models.registry import register
-from genbench.nn.ema import EMA
+from genbench.models.two_player import AveragedConfig, TwoPlayerConfig, TwoPlayerGAN
 from genbench.nn.gan import Discriminator, Generator
 
 
 @register("infogan")
-class InfoGAN(GenerativeModel):
-    family = "GANs"
-    class Config(TrainableConfig):
+class InfoGAN(TwoPlayerGAN):
+    class Config(TwoPlayerConfig, AveragedConfig):
         kind: Literal["infogan"] = "infogan"
         arch: Literal["mlp", "conv"] = "conv"
         z_dim: int = Field(ge=1)
@@ -37,13 +36,7 @@ class InfoGAN(GenerativeModel):
         loss: Literal[tuple(L.GAN_LOSSES)] = "non_saturating"  # type: ignore[valid-type]
         lambda_cat: float = Field(default=1.0, ge=0)
         lambda_cont: float = Field(default=0.1, ge=0)
-        lr_gen: float = Field(gt=0)
-        lr_disc: float = Field(gt=0)
-        beta1: float = Field(default=0.5, ge=0, lt=1)
         d_dropout: float = Field(default=0.0, ge=0, lt=1)
-        # decay of the generator's weight average that samples (0 = the last G; Yazici et al.
-        # 2019, genbench.nn.ema)
-        ema: float = Field(default=0.0, ge=0, lt=1)
 
     conditional = True  # sampled per value of the categorical code
     #: the code space of :meth:`latent` holds the categorical code itself: no label needed
@@ -62,30 +55,18 @@ class InfoGAN(GenerativeModel):
         self.q = nn.Sequential(nn.Linear(feat, 128), nn.LeakyReLU(0.2, True),
                                nn.Linear(128, codes))  # (N, K + continuous)
         self.d_loss, self.g_loss = L.GAN_LOSSES[cfg.loss]
-        self.gen_ema = EMA(self.gen, cfg.ema) if cfg.ema else None
-
-    @property
-    def input_transform(self) -> str:
-        return "symmetric"
+        self.average(self.gen)
 
     def on_step_end(self, group: str) -> None:
-        if group == "gen" and self.gen_ema is not None:
-            self.gen_ema.update(self.gen)
-
-    @property
-    def _sampler(self) -> nn.Module:
-        """The generator that samples: its weight average where ``ema`` is set."""
-        return self.gen if self.gen_ema is None else self.gen_ema
+        if group == "gen":
+            self.update_average(self.gen)
 
     def sample_labels(self, n: int) -> torch.Tensor:
         return torch.arange(n) % self.cfg.categories
 
-    def optimizer_groups(self):
-        betas = (self.cfg.beta1, 0.999)
+    def players(self):
         # Q shares D's trunk; its head steps with D (on detached fakes) as in Chen et al.
-        return {"disc": OptimGroup([*self.disc.parameters(), *self.q.parameters()],
-                                   self.cfg.lr_disc, betas),
-                "gen": OptimGroup(list(self.gen.parameters()), self.cfg.lr_gen, betas)}
+        return [*self.disc.parameters(), *self.q.parameters()], list(self.gen.parameters())
 
     def _codes(self, n: int, device, c: torch.Tensor | None = None,
                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor,
@@ -134,9 +115,9 @@ class InfoGAN(GenerativeModel):
     def generate(self, h: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """G(h) for h from :meth:`latent` (labels unused: c is part of h). (n, C, H, W) [0, 1]"""
         k = self.cfg.z_dim
-        return (self._sampler(h[:, :k], h[:, k:]) + 1) / 2
+        return (self.averaged(self.gen)(h[:, :k], h[:, k:]) + 1) / 2
 
     def _sample(self, n, generator, labels=None):
         z = self.randn(n, self.cfg.z_dim, generator=generator)
         _, _, code = self._codes(n, self.device, labels, generator)
-        return (self._sampler(z, code) + 1) / 2
+        return (self.averaged(self.gen)(z, code) + 1) / 2

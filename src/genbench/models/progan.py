@@ -20,9 +20,9 @@ from pydantic import Field
 from torch import nn
 
 from genbench.core import losses as L
-from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.models.base import Batch
 from genbench.models.registry import register
-from genbench.nn.ema import EMA
+from genbench.models.two_player import AveragedConfig, TwoPlayerConfig, TwoPlayerGAN
 from genbench.nn.gan import minibatch_stddev
 
 LEVELS = 3  # resolutions: H/4, H/2, H
@@ -81,22 +81,16 @@ class ProDiscriminator(nn.Module):
 
 
 @register("progan")
-class ProGAN(GenerativeModel):
-    family = "GANs"
+class ProGAN(TwoPlayerGAN):
     #: why DDP does not apply (genbench.core.distributed.blocker): trains in one process
     not_data_parallel = "its minibatch-stddev layer is a statistic of the whole batch"
-    class Config(TrainableConfig):
+
+    # Karras et al. 2018: Adam (0, 0.99), G's weight average 0.999 (§A.1): in the conf file
+    class Config(TwoPlayerConfig, AveragedConfig):
         kind: Literal["progan"] = "progan"
         z_dim: int = Field(ge=1)
         width: int = Field(default=24, ge=4)
         loss: Literal[tuple(L.GAN_LOSSES)] = "non_saturating"  # type: ignore[valid-type]
-        lr_gen: float = Field(gt=0)
-        lr_disc: float = Field(gt=0)
-        beta1: float = Field(default=0.0, ge=0, lt=1)
-        beta2: float = Field(default=0.99, ge=0, lt=1)
-        # decay of the generator's weight average that samples (Karras et al. 2018, §A.1:
-        # 0.999); 0 = the last generator
-        ema: float = Field(default=0.999, ge=0, lt=1)
 
     def __init__(self, cfg: Config, shape, num_classes):
         super().__init__(cfg, shape, num_classes)
@@ -106,19 +100,10 @@ class ProGAN(GenerativeModel):
             raise ConfigError(f"progan: H and W must be divisible by 4, got {shape[1]}x{shape[2]}")
         self.gen = ProGenerator(cfg.z_dim, self.shape, cfg.width)
         self.disc = ProDiscriminator(self.shape, cfg.width)
-        self.gen_ema = EMA(self.gen, cfg.ema) if cfg.ema else None
+        self.average(self.gen)
         self.d_loss, self.g_loss = L.GAN_LOSSES[cfg.loss]
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
         self._steps: int | None = None  # host mirror of steps_done
-
-    @property
-    def input_transform(self) -> str:
-        return "symmetric"
-
-    def optimizer_groups(self):
-        betas = (self.cfg.beta1, self.cfg.beta2)  # Karras et al.: Adam (0, 0.99)
-        return {"disc": OptimGroup(list(self.disc.parameters()), self.cfg.lr_disc, betas),
-                "gen": OptimGroup(list(self.gen.parameters()), self.cfg.lr_gen, betas)}
 
     def schedule(self) -> tuple[int, float]:
         """(resolution level, fade-in α) at the current step."""
@@ -157,13 +142,12 @@ class ProGAN(GenerativeModel):
             self.steps_done += 1
             if self._steps is not None:
                 self._steps += 1
-            if self.gen_ema is not None:
-                self.gen_ema.update(self.gen)
+            self.update_average(self.gen)
 
     def _sample(self, n, generator, labels=None):
         level, alpha = self.schedule()
-        gen = self.gen if self.gen_ema is None else self.gen_ema
-        x = gen(self.randn(n, self.cfg.z_dim, generator=generator), level, alpha)
+        z = self.randn(n, self.cfg.z_dim, generator=generator)
+        x = self.averaged(self.gen)(z, level, alpha)
         if x.shape[-2:] != self.shape[-2:]:  # cut short before the last level
             x = F.interpolate(x, size=self.shape[-2:], mode="nearest")
         return (x + 1) / 2

@@ -19,8 +19,9 @@ from pydantic import Field
 from torch import nn
 
 from genbench.core import losses as L
-from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.models.base import Batch
 from genbench.models.registry import register
+from genbench.models.two_player import TwoPlayerConfig, TwoPlayerGAN
 from genbench.nn.attention import SelfAttention2d
 from genbench.nn.gan import apply_spectral_norm
 
@@ -64,21 +65,16 @@ class SADiscriminator(nn.Module):
 
 
 @register("sagan")
-class SAGAN(GenerativeModel):
-    family = "GANs"
-    class Config(TrainableConfig):
+class SAGAN(TwoPlayerGAN):
+    # Zhang et al. 2019: hinge loss, TTUR (G 1e-4, D 4e-4), Adam (0, 0.9): in the conf files
+    class Config(TwoPlayerConfig):
         kind: Literal["sagan"] = "sagan"
         z_dim: int = Field(default=64, ge=1)
         width: int = Field(default=32, ge=8)
         attention: bool = True
         gen_spectral_norm: bool = False  # SAGAN normalises G's layers too; SN-GAN: D only
         d_dropout: float = Field(default=0.0, ge=0, lt=1)
-        d_steps: int = Field(default=1, ge=1)
         loss: Literal[tuple(L.GAN_LOSSES)] = "hinge"  # type: ignore[valid-type]
-        lr_gen: float = Field(default=1e-4, gt=0)
-        lr_disc: float = Field(default=4e-4, gt=0)
-        beta1: float = Field(default=0.0, ge=0, lt=1)
-        beta2: float = Field(default=0.9, ge=0, lt=1)
 
     def __init__(self, cfg: Config, shape, num_classes):
         super().__init__(cfg, shape, num_classes)
@@ -92,17 +88,6 @@ class SAGAN(GenerativeModel):
         self.disc = apply_spectral_norm(SADiscriminator(self.shape, cfg.width, cfg.attention,
                                                         cfg.d_dropout))
         self.d_loss, self.g_loss = L.GAN_LOSSES[cfg.loss]
-
-    @property
-    def input_transform(self) -> str:
-        return "symmetric"
-
-    def optimizer_groups(self):
-        c = self.cfg
-        betas = (c.beta1, c.beta2)
-        return {"disc": OptimGroup(list(self.disc.parameters()), c.lr_disc, betas,
-                                   steps=c.d_steps),
-                "gen": OptimGroup(list(self.gen.parameters()), c.lr_gen, betas)}
 
     def losses(self, batch: Batch, group: str) -> dict[str, torch.Tensor]:
         z = torch.randn(len(batch.x), self.cfg.z_dim, device=batch.x.device)

@@ -28,8 +28,9 @@ from pydantic import Field
 from torch import nn
 
 from genbench.core import losses as L
-from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.models.base import Batch, OptimGroup
 from genbench.models.registry import register
+from genbench.models.two_player import TwoPlayerConfig, TwoPlayerGAN
 from genbench.nn.gan import Discriminator
 from genbench.nn.text import CaptionSource, ConditioningAugmentation, TextEncoder
 
@@ -98,11 +99,10 @@ class StageTwoGenerator(nn.Module):
 
 
 @register("stackgan")
-class StackGAN(GenerativeModel):
-    family = "GANs"
+class StackGAN(TwoPlayerGAN):
     conditional = True  # sampled per digit; the caption's other words are drawn
 
-    class Config(TrainableConfig):
+    class Config(TwoPlayerConfig):
         kind: Literal["stackgan"] = "stackgan"
         z_dim: int = Field(default=64, ge=1)
         text_dim: int = Field(default=32, ge=1)
@@ -112,10 +112,6 @@ class StackGAN(GenerativeModel):
         kl_weight: float = Field(default=1.0, ge=0)  # λ
         d_dropout: float = Field(default=0.3, ge=0, lt=1)
         loss: Literal[tuple(L.GAN_LOSSES)] = "non_saturating"  # type: ignore[valid-type]
-        lr_gen: float = Field(default=4e-4, gt=0)
-        lr_disc: float = Field(default=4e-4, gt=0)
-        beta1: float = Field(default=0.5, ge=0, lt=1)
-        beta2: float = Field(default=0.999, ge=0, lt=1)
         attribute_samples: int = Field(default=500, ge=10)  # gan_studies: images per word
 
     def __init__(self, cfg: Config, shape, num_classes):
@@ -138,18 +134,17 @@ class StackGAN(GenerativeModel):
                                    dropout=cfg.d_dropout)
         self.d_loss, self.g_loss = L.GAN_LOSSES[cfg.loss]
 
-    @property
-    def input_transform(self) -> str:
-        return "symmetric"
-
-    def optimizer_groups(self):
+    def optimizer_groups(self):  # two players per stage, stage I's first
         c = self.cfg
-        b = (c.beta1, c.beta2)
+        b, k, opt = (c.beta1, c.beta2), c.d_steps, c.optimizer
         return {"disc1": OptimGroup([*self.disc1.parameters(), *self.text.parameters()],
-                                    c.lr_disc, b),
-                "gen1": OptimGroup([*self.gen1.parameters(), *self.ca1.parameters()], c.lr_gen, b),
-                "disc2": OptimGroup(list(self.disc2.parameters()), c.lr_disc, b),
-                "gen2": OptimGroup([*self.gen2.parameters(), *self.ca2.parameters()], c.lr_gen, b)}
+                                    c.lr_disc, b, steps=k, optimizer=opt),
+                "gen1": OptimGroup([*self.gen1.parameters(), *self.ca1.parameters()], c.lr_gen, b,
+                                   optimizer=opt),
+                "disc2": OptimGroup(list(self.disc2.parameters()), c.lr_disc, b, steps=k,
+                                    optimizer=opt),
+                "gen2": OptimGroup([*self.gen2.parameters(), *self.ca2.parameters()], c.lr_gen, b,
+                                   optimizer=opt)}
 
     def on_train_start(self, x: torch.Tensor, y: torch.Tensor) -> None:
         self.captions.fit((x + 1) / 2, y)

@@ -27,9 +27,9 @@ from pydantic import Field
 from torch import nn
 
 from genbench.core import losses as L
-from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
+from genbench.models.base import Batch
 from genbench.models.registry import register
-from genbench.nn.ema import EMA
+from genbench.models.two_player import AveragedConfig, TwoPlayerConfig, TwoPlayerGAN
 from genbench.nn.equalized import EqualConv2d, EqualLinear
 from genbench.nn.gan import minibatch_stddev
 from genbench.nn.stylegan import MappingNetwork, SynthesisNetwork
@@ -53,19 +53,16 @@ class StyleDiscriminator(nn.Module):
 
 
 @register("stylegan")
-class StyleGAN(GenerativeModel):
-    family = "GANs"
+class StyleGAN(TwoPlayerGAN):
     not_data_parallel = "its discriminator's minibatch-stddev layer is a statistic of the whole batch"
 
-    class Config(TrainableConfig):
+    # Karras et al. 2019: Adam (0, 0.99), G's weight average sampled and studied: in the conf
+    class Config(TwoPlayerConfig, AveragedConfig):
         kind: Literal["stylegan"] = "stylegan"
         z_dim: int = Field(default=64, ge=1)
         w_dim: int = Field(default=64, ge=1)
         mapping_layers: int = Field(default=4, ge=1)
         mapping_lr_mul: float = Field(default=0.01, gt=0, le=1)  # Karras et al. 2019, §C
-        # decay of the moving average of G's weights that samples and is studied (0 = the last
-        # G); Karras et al. 2019 sample G's average (genbench.nn.ema)
-        ema: float = Field(default=0.999, ge=0, lt=1)
         channels: list[int] = Field(default=[64, 32, 16], min_length=3, max_length=3)
         d_width: int = Field(default=16, ge=4)
         mixing_prob: float = Field(default=0.9, ge=0, le=1)
@@ -73,10 +70,6 @@ class StyleGAN(GenerativeModel):
         loss: Literal[tuple(L.GAN_LOSSES)] = "non_saturating"  # type: ignore[valid-type]
         r1_gamma: float = Field(default=1.0, ge=0)
         r1_every: int = Field(default=16, ge=1)
-        lr_gen: float = Field(default=1e-2, gt=0)
-        lr_disc: float = Field(default=1e-2, gt=0)
-        beta1: float = Field(default=0.0, ge=0, lt=1)
-        beta2: float = Field(default=0.99, ge=0, lt=1)
         # the gan_studies stage: image pairs for the mixing numbers, PPL pairs and step ε
         ppl_pairs: int = Field(default=1000, ge=10)
         ppl_epsilon: float = Field(default=1e-4, gt=0)
@@ -90,23 +83,19 @@ class StyleGAN(GenerativeModel):
         self.mapping = MappingNetwork(cfg.z_dim, cfg.w_dim, cfg.mapping_layers,
                                       cfg.mapping_lr_mul)
         self.synthesis = SynthesisNetwork(self.shape, cfg.w_dim, tuple(cfg.channels))
-        # the average of both generator networks (a ModuleDict: "mapping", "synthesis")
-        self.gen_ema = EMA(nn.ModuleDict({"mapping": self.mapping, "synthesis": self.synthesis}),
-                           cfg.ema) if cfg.ema else None
+        self.average(self._generator())  # both networks' average: gen_ema.net[part]
         self.disc = StyleDiscriminator(self.shape, cfg.d_width)
         self.d_loss, self.g_loss = L.GAN_LOSSES[cfg.loss]
         self.register_buffer("d_steps_done", torch.zeros((), dtype=torch.long))
 
-    @property
-    def input_transform(self) -> str:
-        return "symmetric"
+    def _generator(self) -> nn.ModuleDict:
+        """The two networks G is made of, as one module (not registered: the weights stay
+        under ``mapping.`` and ``synthesis.``)."""
+        return nn.ModuleDict({"mapping": self.mapping, "synthesis": self.synthesis})
 
-    def optimizer_groups(self):
-        c = self.cfg
-        betas = (c.beta1, c.beta2)
-        gen = [*self.mapping.parameters(), *self.synthesis.parameters()]
-        return {"disc": OptimGroup(list(self.disc.parameters()), c.lr_disc, betas),
-                "gen": OptimGroup(gen, c.lr_gen, betas)}
+    def players(self):
+        return list(self.disc.parameters()), [*self.mapping.parameters(),
+                                              *self.synthesis.parameters()]
 
     # --- the generator's pieces -----------------------------------------------------------
     @property
@@ -169,9 +158,8 @@ class StyleGAN(GenerativeModel):
     def on_step_end(self, group: str) -> None:
         if group == "disc":
             self.d_steps_done += 1
-        elif self.gen_ema is not None:
-            self.gen_ema.update(nn.ModuleDict({"mapping": self.mapping,
-                                               "synthesis": self.synthesis}))
+        else:
+            self.update_average(self._generator())
 
     def _g(self, part: str) -> nn.Module:
         """The generator network that samples: its weight average where ``ema`` is set."""

@@ -108,7 +108,6 @@ class Translator(GenerativeModel):
     family = "Translation models"
 
     translates: ClassVar[bool] = True
-    unpaired: ClassVar[bool] = False
     #: the paired task when it is fixed by the model (srgan: sr); None = the config's ``task``
     fixed_task: ClassVar[str | None] = None
 

@@ -84,7 +84,7 @@ def _sample_quality(params: EvaluateView, model, meta: dict, processed_dir, ref:
     from genbench import metrics as M
 
     cfg, k, seed = params.evaluator, meta["num_classes"], params.seed
-    if getattr(model, "translates", False):
+    if model.translates:
         return _evaluate_translation(params, model, meta, processed_dir, ref, extract,
                                      unpaired_path, stored)
     samples = stored["x"]
@@ -92,7 +92,7 @@ def _sample_quality(params: EvaluateView, model, meta: dict, processed_dir, ref:
     feats = extract(samples)
     out = E.metrics_of_features({key: v[:n] for key, v in feats.items()}, ref, cfg, k, seed)
     if "y" in stored:  # conditional samples: does the evaluator see the asked-for class?
-        if getattr(model, "labels_are_codes", False):  # InfoGAN: codes, matched to classes
+        if model.labels_are_codes:  # InfoGAN: codes, matched to classes
             out.update(M.code_class_matching(feats["pred"], stored["y"], k))
         else:
             out["class_accuracy"] = float((feats["pred"] == stored["y"]).float().mean())

@@ -60,7 +60,7 @@ def draw(model, n: int, g: torch.Generator, processed_dir=None) -> tuple[dict, t
     """What the evaluation judges of ``model``: ``n`` seeded samples as uint8 (with their labels
     for a conditional model), or a translation model's translations of the test split; and the
     images of its grid (the first 100 samples, or the translation strips)."""
-    if getattr(model, "translates", False):
+    if model.translates:
         if processed_dir is None:
             raise ConfigError(f"{model.kind} translates the test split: sampling needs --data")
         return _translate_test(model, processed_dir, g)
@@ -87,7 +87,7 @@ def sample(params: SampleView, name: str, model_path, out_samples, out_grid, out
     stored, shown = draw(model, n, g, processed_dir)
     seconds = time.perf_counter() - t0
     torch_save(out_samples, stored)
-    translates = getattr(model, "translates", False)
+    translates = model.translates
     save_grid(out_grid, shown, nrow=10 if translates else int(len(shown) ** 0.5))
     info = {"n": len(stored["x"]), "sample_seconds": seconds}
     write_json(out_info, info)

@@ -21,7 +21,7 @@ def build_model(params: TrainView, name: str, meta: dict):
 
     cfg = model_config_of(params, name)
     cls = model_class(cfg.kind)
-    if getattr(cls, "translates", False):  # the domains it translates come with the data
+    if cls.translates:  # the domains it translates come with the data
         from genbench.core.config import TranslationConfig
 
         cfg = cfg.model_copy(update={"domain": TranslationConfig(**meta["translation"])})
@@ -44,9 +44,9 @@ def _write_history_csv(path, history: list[dict]) -> None:
 def _attach_training_inputs(model, processed_dir, evaluator_path) -> None:
     """What a model needs besides its train split: the other domain (unpaired translation),
     the evaluator's features (a feature content loss)."""
-    if getattr(model, "unpaired", False):
+    if model.unpaired:
         model.attach_unpaired(D.load_unpaired(processed_dir, "train").x)
-    if getattr(model, "needs_features", False):
+    if model.needs_features:
 
         if evaluator_path is None:
             raise ConfigError(f"{model.kind}: content: features needs --evaluator")
