@@ -265,14 +265,16 @@ def label_swap(c: Context) -> dict:
 
 
 # --------------------------------------------------------------------------- the stage
-#: every analysis by name, in the order they run (the keys of an analyses JSON)
+def _has_codec(m) -> bool:
+    return hasattr(m, "encode") and hasattr(m, "decode")
+
+
 def _codec(c: Context) -> str | None:
     """Why the codec analyses do not apply to the model, or None: they need an encoder and a
     decoder, and codes that do not need the label."""
-    m = c.model
-    if m.conditional:
+    if c.model.conditional:
         return "conditional model: its codes need the label"
-    return None if hasattr(m, "encode") and hasattr(m, "decode") else "no encoder/decoder"
+    return None if _has_codec(c.model) else "no encoder/decoder"
 
 
 def _listed(key: str):
@@ -285,7 +287,8 @@ def _listed(key: str):
     return rule
 
 
-#: every analysis in run order: name -> (function, rule: why it does not apply, or None)
+#: every analysis in run order (the keys of an analyses JSON): name -> (function, rule: why
+#: it does not apply to the context's model, or None)
 ANALYSES: dict[str, tuple[Callable, Callable[[Context], str | None]]] = {
     "interpolation": (interpolation, _codec),
     "inpainting": (inpainting, _codec),
@@ -299,8 +302,7 @@ ANALYSES: dict[str, tuple[Callable, Callable[[Context], str | None]]] = {
     "prior_match": (prior_match, lambda c: (
         None if hasattr(c.model, "prior_codes") else "imposes no prior on its codes")),
     "label_swap": (label_swap, lambda c: (
-        None if c.model.conditional and hasattr(c.model, "encode")
-        and hasattr(c.model, "decode") else "not a conditional autoencoder")),
+        None if c.model.conditional and _has_codec(c.model) else "not a conditional autoencoder")),
     "anomaly": (anomaly, _listed("anomaly")),
     "finetune": (finetune, _listed("finetune")),
 }

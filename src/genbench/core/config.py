@@ -364,7 +364,6 @@ class View(Section):
                                    "code": code or {}})
 
 
-
 def _slice(value: Any, ann: Any) -> Any:
     """``value`` (a params section) reduced to the fields of ``ann`` (a section type)."""
     if isinstance(ann, type) and issubclass(ann, BaseModel) and isinstance(value, dict):

@@ -52,6 +52,7 @@ def _atomic(path: Path | str, write: Callable[[str], None]) -> Path:
         raise
     return path
 
+
 def write_dir_atomically(out_dir: Path | str, fill: Callable[[Path], None]) -> None:
     """Build a directory in a temp sibling and rename it into place: never a partial output."""
     import shutil
