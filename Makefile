@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export DVC_NO_ANALYTICS := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install repro quickstart exps test test-fast golden bench params mlflow-ui mlflow-server clean-outputs
+.PHONY: install repro quickstart exps readme test test-fast golden bench params mlflow-ui mlflow-server clean-outputs
 
 # The stamp depends on the pins: changing pyproject.toml or requirements.lock reinstalls.
 $(VENV)/.installed: pyproject.toml requirements.lock
@@ -29,6 +29,9 @@ quickstart: install  ## the first experiment: one model (vae) on the tiny digits
 # one line per experiment, then FID / KID / test NLL with a column per experiment.
 exps: install  ## experiments side by side in <= 200 columns (python -m genbench.exps -h)
 	source $(BIN)/activate && python -m genbench.exps
+
+readme: install  ## README.md's results from reports/summary.json and reports/claims.json
+	source $(BIN)/activate && python -m genbench.readme
 
 test: install  ## unit tests + the slow whole-DAG run on the tiny digits dataset
 	source $(BIN)/activate && pytest -q

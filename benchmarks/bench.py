@@ -9,8 +9,9 @@ FlopCounterMode (forward + backward of every group); % of peak compares fp32 ste
 fp32 matmul peak and bf16 steps with the bf16 one, both measured in the same run.
 
 Measured, never asserted: a table on stdout and benchmarks/results.json. The last column says
-what this machine measured faster (bf16 only when ≥ 10% faster) next to the committed table
-(genbench.core.precision.AUTO), which also requires the metric check of the default run.
+what this machine measured faster (bf16 only when ≥ 10% faster) next to what the model's
+class declares (``cpu_precision``, genbench.core.precision), which also requires the metric
+check of the default run.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ def bench_one(name: str, model, batch_size: int, split: Split, steps: int, threa
                      "gflop_per_s": gfs, "of_peak": gfs / peaks[prec] if gfs else None}
     row["bf16_speedup"] = row["fp32"]["seconds_per_step"] / row["bf16"]["seconds_per_step"]
     row["measured_choice"] = "bf16" if row["bf16_speedup"] >= FASTER else "fp32"
-    row["auto"] = P.AUTO.get(row["key"], "fp32")
+    row["auto"] = P.auto_cpu(model)
     return row
 
 

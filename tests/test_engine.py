@@ -134,7 +134,7 @@ def test_training_stage_is_reproducible(digits_workdir, tmp_path):
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
 
 
-def test_precision_auto_follows_the_measured_table(monkeypatch):
+def test_precision_auto_follows_each_class_declaration(monkeypatch):
     from conftest import variant_section
 
     from genbench.core import precision as P
@@ -143,12 +143,33 @@ def test_precision_auto_follows_the_measured_table(monkeypatch):
     gan = build("gan", (1, 8, 8), variant_section("dcgan"))
     assert P.key(vae) == "vae/mlp" and P.key(gan) == "gan/conv"
     assert P.key(build("rbm", (1, 8, 8))) == "rbm"  # one architecture: the kind
-    monkeypatch.setattr(P, "AUTO", {"vae/mlp": "bf16"})
+    monkeypatch.setattr(type(vae), "cpu_precision", {"mlp": "bf16"})
+    monkeypatch.setattr(type(gan), "cpu_precision", {"mlp": "bf16"})
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert P.resolve("auto", vae, cpu) == "bf16"
-    assert P.resolve("auto", gan, cpu) == "fp32"  # not in the table: fp32
-    assert P.resolve("fp32", vae, cpu) == "fp32" and P.resolve("bf16", gan, cpu) == "bf16"
-    assert P.resolve("auto", gan, cuda) == "bf16"  # tensor cores
+    assert P.resolve("auto", gan, cpu) == "fp32"  # its architecture not declared: fp32
+    monkeypatch.setattr(type(gan), "cpu_precision", "bf16")  # one precision for every arch
+    assert P.resolve("auto", gan, cpu) == "bf16"
+    assert P.resolve("fp32", vae, cpu) == "fp32" and P.resolve("fp32", gan, cpu) == "fp32"
+    assert P.resolve("auto", vae, cuda) == "bf16"  # tensor cores
+
+
+def test_precision_declarations_name_real_architectures():
+    """A per-architecture ``cpu_precision`` names only values the class's ``arch`` can take (a
+    typo would silently train that architecture in fp32)."""
+    import typing
+
+    from genbench.models.registry import registered
+
+    for kind, cls in registered().items():
+        declared = cls.cpu_precision
+        values = set(declared.values()) if isinstance(declared, dict) else {declared}
+        assert values <= {"fp32", "bf16"}, f"{kind}: cpu_precision {declared!r}"
+        if isinstance(declared, dict):
+            field = cls.Config.model_fields.get("arch")
+            assert field is not None, f"{kind}: cpu_precision per arch, but no arch field"
+            archs = set(typing.get_args(field.annotation))
+            assert set(declared) <= archs, f"{kind}: cpu_precision names {set(declared) - archs}"
 
 
 def test_bf16_steps_differ_from_fp32_and_repeat_exactly(tmp_path, engine_cfg):

@@ -232,7 +232,13 @@ def test_the_summary_and_the_html_pages_links(dag):
     summary = read(dag, "reports/summary.json")
     assert all(math.isfinite(v) for v in all_numbers(summary))
     assert set(summary["models"]) == {*dag.models, "real (held-out)"}
-    assert all(set(v) <= {"fid", "kid", "nll_nats"} for v in summary["models"].values())
+    keys = {"fid", "kid", "nll_nats", "confidence", "recall", "reads_as_digits", "collapsed"}
+    assert all(set(v) <= keys for v in summary["models"].values())
+    assert {"fid", "confidence", "recall"} <= set(summary["models"]["real (held-out)"])
+    gate = summary["gate"]  # the counts agree with the per-model flags
+    gated = [v for n, v in summary["models"].items() if "reads_as_digits" in v]
+    assert gate["gated"] == len(gated) and gate["unconditional_gated"] <= len(gated)
+    assert gate["read_as_digits"] == sum(v["reads_as_digits"] for v in gated)
     page = (dag.repo / "reports" / "report.html").read_text()
     assert set(re.findall(r'href="#([^"]+)"', page)) <= set(re.findall(r'id="([^"]+)"', page))
     assert all((dag.repo / "reports" / src).exists()

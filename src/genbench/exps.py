@@ -22,7 +22,9 @@ from genbench.doc import fmt
 
 SUMMARY = "reports/summary.json"
 FLOOR = "real (held-out)"
-TITLES = {"fid": "FID ↓", "kid": "KID ↓", "nll_nats": "test NLL, nats ↓"}
+TITLES = {"fid": "FID ↓", "kid": "KID ↓", "nll_nats": "test NLL, nats ↓",
+          "confidence": "confidence ↑", "recall": "recall ↑",
+          "reads_as_digits": "reads as digits (1 yes, 0 no)"}
 
 
 @dataclass

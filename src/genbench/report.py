@@ -28,8 +28,10 @@ COLUMNS = {  # metric key -> column title of the family summary tables, in table
     "nll_nats": "NLL nats ↓", "recon_mse": "recon MSE ↓", "class_accuracy": "class acc ↑",
     "code_purity": "code purity ↑", "label_accuracy": "q(y|x) acc ↑",
     "probe_accuracy": "linear probe ↑", "anomaly_auroc": "anomaly AUROC ↑", "seconds": "time s"}
-#: per model in the DVC metric reports/summary.json
-SUMMARY_KEYS = ("fid", "kid", "nll_nats")
+#: per model in the DVC metric reports/summary.json (key there -> metric key): the numbers the
+#: README's results table is generated from (genbench.readme), plus the gate as 1/0
+SUMMARY_KEYS = {"fid": "fid", "kid": "kid", "nll_nats": "nll_nats",
+                "confidence": "mean_confidence", "recall": "recall"}
 BARS = ("fid", "kid", "precision", "recall")
 LIKELIHOOD = {"kind": "kind", "nll_nats": "NLL nats ↓", "bits_per_dim": "bits/dim ↓",
               "elbo_nats": "ELBO nats", "likelihood": "what the number is", "pixels": "pixels",
@@ -406,18 +408,45 @@ CURVES_TEXT = (
 
 
 def _dvc_summary(df: pd.DataFrame, ev: dict, toys: dict | None) -> dict:
-    """The DVC metric (reports/summary.json): what people compare between experiments, per
-    model FID, KID and, where measured, test NLL; the 2-D toys' modes captured. Everything else
-    is in metrics/ and the report (thousands of leaves made `dvc exp show` unreadable)."""
+    """The DVC metric (reports/summary.json): what people compare between experiments and what
+    the README's results are generated from. Per model: FID, KID, confidence, recall, test NLL
+    where measured, and the gate as 1/0 (``reads_as_digits`` absent where a model is exempt);
+    the gate's counts; the 2-D toys' modes captured. Everything else is in metrics/ and the
+    report (thousands of leaves made `dvc exp show` unreadable)."""
     models = {}
     for name, row in df.iterrows():
-        models[name] = {k: float(row[k]) for k in SUMMARY_KEYS
-                        if k in row.index and pd.notna(row[k])}
-    out = {"evaluator_test_accuracy": ev["test_accuracy"], "models": models}
+        models[name] = {k: float(row[m]) for k, m in SUMMARY_KEYS.items()
+                        if m in row.index and pd.notna(row[m])}
+        if name != FLOOR:
+            if row.get("reads_as_digits") in (True, False):
+                models[name]["reads_as_digits"] = int(row["reads_as_digits"])
+            models[name]["collapsed"] = int(bool(row.get("collapsed")))
+    out = {"evaluator_test_accuracy": ev["test_accuracy"], "gate": _gate_counts(df),
+           "models": models}
     if toys:
         out["toys"] = {f"{ds}/{v}": r["modes_captured"]
                        for ds, res in toys["mixtures"].items() for v, r in res.items()}
     return out
+
+
+def _gate_counts(df: pd.DataFrame) -> dict[str, int]:
+    """How many models the gate judges, passes and finds collapsed; and among them the
+    unconditional samplers: no class asked for (InfoGAN's codes are not classes) and no image
+    translated."""
+    from genbench.models.registry import registered
+
+    def declares(flag: str) -> pd.Series:
+        return gated["kind"].map(lambda k: bool(getattr(registered().get(k), flag, False)))
+
+    rows = df[df["kind"] != "floor"]
+    gated = rows[rows["reads_as_digits"].isin([True, False])]
+    asked = gated.get("class_accuracy", pd.Series(dtype=float)).reindex(gated.index).notna()
+    unconditional = gated[~(asked & ~declares("labels_are_codes")) & ~declares("translates")]
+    return {"gated": len(gated), "read_as_digits": int(gated["reads_as_digits"].eq(True).sum()),
+            "collapsed": int(gated["collapsed"].eq(True).sum()),
+            "unconditional_gated": len(unconditional),
+            "unconditional_read_as_digits":
+                int(unconditional["reads_as_digits"].eq(True).sum())}
 
 
 def _model_blocks(name: str, d: dict, has_loss: bool, rel: str, analyses: dict,

@@ -84,7 +84,7 @@ class EngineConfig(Section):
     # (reductions split by thread count round differently); 0 = torch's default (every core).
     threads: int = Field(default=1, ge=0)
     # training steps in fp32, bf16 autocast, or auto: per model kind, what was measured faster
-    # without a worse metric (genbench.core.precision.AUTO)
+    # without a worse metric (each model class's cpu_precision, genbench.core.precision)
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     # processes per training (torchrun workers, data-parallel: genbench.core.distributed); the
     # global batch is models.<m>.batch_size whatever nproc is

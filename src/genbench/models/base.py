@@ -22,6 +22,7 @@ from torch import nn
 
 from genbench.core.config import Section
 from genbench.core.engine import Batch, OptimGroup
+from genbench.core.precision import Precision
 
 
 class ModelConfig(Section):
@@ -73,6 +74,11 @@ class GenerativeModel(nn.Module):
     #: its sampling "labels" are code values, not classes (InfoGAN): judged after a code→class
     #: matching instead of by class accuracy
     labels_are_codes: ClassVar[bool] = False
+    #: what ``train.precision: auto`` trains the kind in on a CPU: one precision, or one per
+    #: ``cfg.arch`` (architectures run different kernels); an architecture not named is fp32.
+    #: Set from measurements only (:mod:`genbench.core.precision`): ``make bench`` faster *and*
+    #: no metric of the default run worse than the seed noise
+    cpu_precision: ClassVar[Precision | dict[str, Precision]] = "fp32"
 
     def __init__(self, cfg: ModelConfig, shape: tuple[int, int, int], num_classes: int):
         super().__init__()

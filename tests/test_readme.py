@@ -1,0 +1,61 @@
+"""The README is for users: short, no development history, and its results generated from the
+committed run (reports/summary.json, reports/claims.json) so they cannot go stale."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from genbench import readme as RM
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_readme_results_equal_the_committed_run():
+    old, new = RM.generate(ROOT)
+    assert old == new, "README.md's results differ from reports/summary.json and " \
+                       "reports/claims.json: run `make readme`"
+
+
+def test_readme_is_short_and_carries_no_history():
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 250
+    assert not re.search(r"\bissues? #?\d+", text, re.I), "issue numbers belong in git log"
+    assert not re.search(r"\b[0-9a-f]{7,40}\b", text), "commit hashes belong in git log"
+
+
+def _summary(**models):
+    floor = {"fid": 14.0, "confidence": 0.986, "recall": 0.9}
+    return {"gate": {"gated": 3, "read_as_digits": 1, "collapsed": 1, "unconditional_gated": 2,
+                     "unconditional_read_as_digits": 1},
+            "models": {"real (held-out)": floor, **models}}
+
+
+CLAIMS = {"summary": {"claims": 4, "holds": 2, "fails": 1, "inconclusive": 1, "not run": 0,
+                      "seeds": [0, 1, 2]}}
+
+
+def test_results_cells_say_the_gate_and_leave_unmeasured_blank():
+    summary = _summary(vae={"fid": 410.2, "confidence": 0.876, "recall": 0.75, "nll_nats": 103.04,
+                            "reads_as_digits": 1, "collapsed": 0},
+                       gsn={"fid": 1715, "confidence": 0.82, "recall": 0.04,
+                            "reads_as_digits": 0, "collapsed": 1},
+                       pca={"fid": 1745, "confidence": 0.69, "recall": 0.1, "collapsed": 0},
+                       dcgan={"fid": 358, "confidence": 0.897, "recall": 0.82,
+                              "reads_as_digits": 0, "collapsed": 0})
+    text = RM.results(summary, CLAIMS, {"pca": "pca", "vae": "vae", "gsn": "gsn", "dcgan": "gan"})
+    rows = {line.split(" | ")[0][2:]: line for line in text.splitlines() if line.startswith("| ")}
+    assert rows["vae"].endswith("| 410 | 0.876 | 0.75 | 103.0 | yes |")
+    assert rows["gsn"].endswith("| – | **collapsed** |")  # no NLL measured
+    assert rows["pca"].endswith("| exempt |") and rows["dcgan"].endswith("| no |")
+    order = [n for n in rows if n in summary["models"]]
+    assert order == ["pca", "vae", "gsn", "dcgan"]  # report family order, not params order
+    assert "**1 of the 3 gated models read as digits**" in text and "collapsed: gsn" in text
+    assert "2 hold, 1 fail, 1 are inconclusive." in text
+
+
+def test_splice_needs_both_markers_once():
+    doc = f"intro\n{RM.BEGIN}\nold\n{RM.END}\noutro\n"
+    assert RM.splice(doc, "new") == f"intro\n{RM.BEGIN}\nnew\n{RM.END}\noutro\n"
+    with pytest.raises(SystemExit, match="needs exactly one"):
+        RM.splice("intro\n", "new")
