@@ -13,7 +13,7 @@ def add(p):
 
 
 def run(a, params):
-    from genbench.pipeline.arithmetic import arithmetic
+    from genbench.pipeline.arithmetic.run import arithmetic
 
     arithmetic(params, a.data, a.models, a.evaluator, a.out, a.figures)
 

@@ -12,7 +12,7 @@ def add(p):
 
 
 def run(a, params):
-    from genbench.pipeline.cluster import cluster
+    from genbench.pipeline.cluster.run import cluster
 
     cluster(params, a.data, a.models, a.out, a.figures)
 

@@ -15,7 +15,7 @@ def add(p):
 
 
 def run(a, params):
-    from genbench.pipeline.gan_studies import gan_studies
+    from genbench.pipeline.gan_studies.run import gan_studies
 
     gan_studies(params, a.evaluate_views, a.data, a.models, a.evaluator, a.out, a.figures)
 

@@ -11,7 +11,7 @@ def add(p):
 
 
 def run(a, params):
-    from genbench.pipeline.tangent_prop import tangent_prop
+    from genbench.pipeline.tangent_prop.run import tangent_prop
 
     tangent_prop(params, a.data, a.models, a.out)
 

@@ -13,7 +13,7 @@ def add(p):
 
 
 def run(a, params):
-    from genbench.pipeline.text import text
+    from genbench.pipeline.text.run import text
 
     text(params, a.out)
 

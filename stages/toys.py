@@ -9,7 +9,7 @@ def add(p):
 
 
 def run(a, params):
-    from genbench.toys.runner import toys
+    from genbench.pipeline.toys.runner import toys
 
     toys(params, a.out, a.figures)
 

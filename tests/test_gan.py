@@ -14,7 +14,7 @@ from genbench.core import losses as L
 from genbench.metrics import code_class_matching
 from genbench.models.base import Batch
 from genbench.nn.gan import MinibatchDiscrimination, minibatch_stddev
-from genbench.toys import line2d, mixtures
+from genbench.pipeline.toys import line2d, mixtures
 
 R, F_ = torch.tensor([0.0, 2.0]), torch.tensor([-1.0, 1.0])  # real and fake logits
 

@@ -1,5 +1,5 @@
 """The package's layers: ``core`` (settings schema, data, io, the engine) ← ``nn`` (layers) ←
-``models`` (the registry and one file per model) ← everything else (pipeline, analysis, toys,
+``models`` (the registry and one file per model) ← everything else (pipeline, analysis,
 report, the settings boundary ``genbench.params``). A module imports only its own layer and the
 ones below; no two modules import each other, directly or around a circle. Imports inside
 functions count: a lazy import is still a dependency, only a later one."""

@@ -38,6 +38,11 @@ def fmt(v) -> str:
     return f"{v:.2e}"
 
 
+def pm(d: dict, digits: int = 3) -> str:
+    """A ``{"mean", "std"}`` summary over repeats as ``mean ± sd``."""
+    return f"{d['mean']:.{digits}f} ± {d['std']:.{digits}f}"
+
+
 def slug(text: str) -> str:
     """GitHub's heading anchor: lower case, punctuation dropped, spaces to hyphens."""
     return re.sub(r"[^\w\- ]", "", text.lower()).strip().replace(" ", "-")

@@ -2,22 +2,25 @@
 
 Writes report.md and report.html (one document: family sections, a contents list, tables split
 to fit, figures grouped; the figures beside them, which are also the DVC plots) and
-summary.json, the DVC metric (a few numbers per model).
+summary.json, the DVC metric (a few numbers per model). The stages beyond the model chains own
+their sections (``genbench/pipeline/<stage>/report.py``); the report includes those dvc.yaml
+passes it, in that order.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from genbench import metrics as M
-from genbench import report_toolbox as RT
 from genbench.core.config import ReportView
-from genbench.core.errors import DataError
+from genbench.core.errors import ConfigError, DataError
 from genbench.core.io import read_json, write_dir_atomically, write_json, write_text
 from genbench.doc import Contents, Doc, Heading, Images, Para, Table, fmt, to_html, to_markdown
 
@@ -407,12 +410,13 @@ CURVES_TEXT = (
     "converged or began to over-fit.")
 
 
-def _dvc_summary(df: pd.DataFrame, ev: dict, toys: dict | None) -> dict:
+def _dvc_summary(df: pd.DataFrame, ev: dict, stage_sums: dict[str, dict]) -> dict:
     """The DVC metric (reports/summary.json): what people compare between experiments and what
     the README's results are generated from. Per model: FID, KID, confidence, recall, test NLL
     where measured, and the gate as 1/0 (``reads_as_digits`` absent where a model is exempt);
-    the gate's counts; the 2-D toys' modes captured. Everything else is in metrics/ and the
-    report (thousands of leaves made `dvc exp show` unreadable)."""
+    the gate's counts; then what each stage's report section puts there (``summary``: the 2-D
+    toys' modes captured). Everything else is in metrics/ and the report (thousands of leaves
+    made `dvc exp show` unreadable)."""
     models = {}
     for name, row in df.iterrows():
         models[name] = {k: float(row[m]) for k, m in SUMMARY_KEYS.items()
@@ -421,12 +425,8 @@ def _dvc_summary(df: pd.DataFrame, ev: dict, toys: dict | None) -> dict:
             if row.get("reads_as_digits") in (True, False):
                 models[name]["reads_as_digits"] = int(row["reads_as_digits"])
             models[name]["collapsed"] = int(bool(row.get("collapsed")))
-    out = {"evaluator_test_accuracy": ev["test_accuracy"], "gate": _gate_counts(df),
-           "models": models}
-    if toys:
-        out["toys"] = {f"{ds}/{v}": r["modes_captured"]
-                       for ds, res in toys["mixtures"].items() for v, r in res.items()}
-    return out
+    return {"evaluator_test_accuracy": ev["test_accuracy"], "gate": _gate_counts(df),
+            "models": models, **stage_sums}
 
 
 def _gate_counts(df: pd.DataFrame) -> dict[str, int]:
@@ -530,10 +530,10 @@ def _claims_blocks(claims: dict) -> list:
 
 
 def _document(params: ReportView, df: pd.DataFrame, details: dict, sections: list,
-              analyses: dict, toys: dict | None, has_chart: bool, has_spectra: bool,
+              analyses: dict, has_chart: bool, has_spectra: bool,
               base: Path, out_figures: Path, analysis_figures: Path | None,
-              toy_figures: Path | None, claims: dict | None = None,
-              published: dict | None = None, toolbox: list | None = None,
+              claims: dict | None = None,
+              published: dict | None = None, stage_blocks: list | None = None,
               curve_figures: list[tuple[str, str]] | None = None) -> Doc:
     """The whole report as one document; image paths relative to ``base`` (the page's folder)."""
     rel = os.path.relpath(out_figures, base)
@@ -584,16 +584,7 @@ def _document(params: ReportView, df: pd.DataFrame, details: dict, sections: lis
         doc.add(Heading(2, title), Para(text), Table(table, index))
     if has_spectra:
         doc.add(Images([(f"{rel}/tangent_spectra.png", "tangent spectra", None)]))
-    if toys:
-        t_rel = os.path.relpath(toy_figures, base) if toy_figures else "."
-        doc.add(Heading(2, "2-D GAN experiments"), Para(_line_text(toys["line2d"])),
-                Images([(f"{t_rel}/line2d.png", "line GAN", None)]),
-                Para("Mode collapse (VEEGAN/PacGAN protocol): 2,500 generated points; high "
-                     "quality = within 3σ of a mode; a mode counts as captured with at least "
-                     "`toys.mixtures.min_samples` high-quality points."),
-                Table(_mixture_table(toys)),
-                *(Images([(f"{t_rel}/{ds}.png", ds, None)]) for ds in toys["mixtures"]))
-    doc.add(*(toolbox or []))
+    doc.add(*(stage_blocks or []))  # the stages' own sections, in dvc.yaml's order
     by_name = {name: (d, has_loss) for name, d, has_loss in sections}
     for fam, rows in _by_family(df).items():
         doc.add(Heading(2, f"Models: {fam}"))
@@ -603,27 +594,76 @@ def _document(params: ReportView, df: pd.DataFrame, details: dict, sections: lis
     return doc
 
 
+@dataclass(frozen=True)
+class StageInput:
+    """A stage's outputs the report draws its section from (``--section NAME METRICS
+    [FIGURES]`` in dvc.yaml): its metrics JSON and its figure folder."""
+
+    stage: str
+    metrics: Path
+    figures: Path | None = None
+
+
+#: the stages' report sections, imported by name: their files are part of the report's code
+#: dependency (genbench.core.code reads this constant)
+IMPORTS_BY_NAME = "genbench.pipeline.*.report"
+
+
+def stage_section(stage: str):
+    """The module of a stage's report section, ``genbench.pipeline.<stage>.report``: its
+    ``section(metrics, figures)`` -> blocks and, where it has one, ``summary(metrics)`` -> its
+    numbers in the DVC metric."""
+    module = IMPORTS_BY_NAME.replace("*", stage)
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as err:
+        if err.name not in (module, f"genbench.pipeline.{stage}"):
+            raise
+        raise ConfigError(f"report --section {stage}: no such stage section "
+                          f"(src/genbench/pipeline/{stage}/report.py)") from None
+
+
+def _stage_sections(inputs: list[StageInput], base: Path) -> list:
+    """Every stage section whose metrics exist (a stage of an older run may not have them),
+    in the given order; image paths relative to ``base`` (the page's folder)."""
+    out = []
+    for s in inputs:
+        if s.metrics.exists():
+            fig = os.path.relpath(s.figures, base) if s.figures else "."
+            out += stage_section(s.stage).section(read_json(s.metrics), fig)
+    return out
+
+
+def _stage_summaries(inputs: list[StageInput]) -> dict[str, dict]:
+    """What the stages' sections put in the DVC metric, under each stage's name."""
+    out = {}
+    for s in inputs:
+        summary = getattr(stage_section(s.stage), "summary", None)
+        if summary is not None and s.metrics.exists():
+            out[s.stage] = summary(read_json(s.metrics))
+    return out
+
+
 def build_report(params: ReportView, metrics_dir: Path, evaluator_metrics: Path, models_dir: Path,
                  samples_dir: Path, out_md: Path, out_html: Path, out_figures: Path,
                  out_summary: Path, analyses_dir: Path | None = None,
-                 analysis_figures: Path | None = None, toys_metrics: Path | None = None,
-                 toy_figures: Path | None = None, claims: Path | None = None,
-                 published: Path | None = None, toolbox: dict | None = None,
+                 analysis_figures: Path | None = None, claims: Path | None = None,
+                 published: Path | None = None, stages: list[StageInput] | None = None,
                  curves_dir: Path | None = None) -> dict:
     """report.md and report.html (one document, :mod:`genbench.doc`), their figures, and the
-    DVC metric summary; returns the summary. ``toolbox``: the inputs of
-    :func:`genbench.report_toolbox.blocks` (clustering, arithmetic, tangent prop, text).
-    ``curves_dir``: the models' learning curves (metrics/curves), drawn per family."""
+    DVC metric summary; returns the summary. ``stages``: the stage outputs whose own report
+    sections (:func:`stage_section`) come after the analyses, in that order. ``curves_dir``:
+    the models' learning curves (metrics/curves), drawn per family."""
     from genbench.analysis import report as AR
 
     metrics_dir, evaluator_metrics, models_dir, samples_dir = map(
         Path, (metrics_dir, evaluator_metrics, models_dir, samples_dir))
     out_md, out_html, out_figures, out_summary = map(
         Path, (out_md, out_html, out_figures, out_summary))
+    stages = stages or []
     analyses = AR.load(Path(analyses_dir), params.models) if analyses_dir else {}
     df, details = collect(params, metrics_dir, evaluator_metrics, models_dir, samples_dir,
                           analyses)
-    toys = read_json(toys_metrics) if toys_metrics and Path(toys_metrics).exists() else None
     verdicts = read_json(claims) if claims and Path(claims).exists() else None
     reference = _read_published(published) if published else None
     sections, has_chart, has_spectra = [], False, False
@@ -646,12 +686,11 @@ def build_report(params: ReportView, metrics_dir: Path, evaluator_metrics: Path,
 
     write_dir_atomically(out_figures, fill)
     for out, render in ((out_md, to_markdown), (out_html, to_html)):
-        extra = RT.blocks(out.parent, **(toolbox or {}))
-        doc = _document(params, df, details, sections, analyses, toys, has_chart,
-                        has_spectra, out.parent, out_figures, analysis_figures, toy_figures,
-                        verdicts, reference, extra, curve_figures)
+        doc = _document(params, df, details, sections, analyses, has_chart, has_spectra,
+                        out.parent, out_figures, analysis_figures, verdicts, reference,
+                        _stage_sections(stages, out.parent), curve_figures)
         write_text(out, render(doc))
-    summary = _dvc_summary(df, details["evaluator"], toys)
+    summary = _dvc_summary(df, details["evaluator"], _stage_summaries(stages))
     write_json(out_summary, summary)
     return summary
 
@@ -712,31 +751,3 @@ def _analysis_tables(analyses: dict[str, dict]) -> list[tuple[str, str, pd.DataF
                     "model (its config, retrained) sees only the normal class; the other classes "
                     "of the test split are the anomalies.", t, True))
     return out
-
-
-def _line_text(line: dict) -> str:
-    v1 = line["v_after_first_gen_update"]
-    return (f"Seed 000's illustration: generator direction v from ({line['v_start'][0]:.2f}, "
-            f"{line['v_start'][1]:.2f}) to ({v1[0]:.2f}, {v1[1]:.2f}) after the first generator "
-            f"update (the slide: about (0.39, 0.92)), ({line['v_final'][0]:.2f}, "
-            f"{line['v_final'][1]:.2f}) after {line['updates'] // 2} alternating updates; the "
-            f"angle to the data direction w = (0.98, 0.2) went from {line['angle_start_deg']:.1f}° "
-            f"to {line['angle_min_deg']:.1f}° at best and {line['angle_final_deg']:.1f}° at the "
-            f"end (the discriminator sees |x|, so the mirror line (0.98, −0.2) looks like the "
-            f"data to it, and constant-step SGD keeps oscillating around the equilibrium).")
-
-
-def _mixture_table(toys: dict) -> pd.DataFrame:
-    rows = []
-    for ds, res in toys["mixtures"].items():
-        for variant, r in res.items():
-            rows.append({"mixture": ds, "GAN": variant,
-                         "modes captured": f"{r['modes_captured']}/{r['modes']}",
-                         "high-quality samples": r["high_quality"], "steps": r["steps"],
-                         "seconds": r["seconds"]})
-            extra = toys.get("seeds", {})
-            if extra:  # the claims' other seeds, to see how much one seed's count says
-                rows[-1]["modes, other seeds"] = ", ".join(
-                    f"{e['mixtures'][ds][variant]['modes_captured']} (seed {s})"
-                    for s, e in extra.items())
-    return pd.DataFrame(rows).set_index(["mixture", "GAN"])

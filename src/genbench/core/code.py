@@ -11,7 +11,10 @@ changes, and dvc.lock records one entry instead of a dozen.
 Which files: the stage script and, transitively, every ``genbench`` module it imports
 (``import``/``from ... import`` anywhere in a file, function-local imports included: a lazy
 import is still code the stage may run), plus the ``__init__.py`` of each package on the way.
-The model zoo is the one dynamic import: the ``genbench.models`` package's ``__init__`` imports
+A module that imports others by a computed name says which in a module-level constant
+``IMPORTS_BY_NAME`` (a pattern of module names, ``*`` for one name part: the report's
+``"genbench.pipeline.*.report"``, the stages' own report sections); those count as imported.
+The model zoo is the other dynamic import: the ``genbench.models`` package's ``__init__`` imports
 every model file (so the registry is complete), and Python runs it before any module of the
 package. In a model's view it stands for that ``__init__`` and the view's own model file
 (``models/<kind>.py``, with what that imports), not the other models' files; in a view without
@@ -26,6 +29,7 @@ from functools import cache
 from pathlib import Path
 
 ZOO = "genbench.models"
+BY_NAME = "IMPORTS_BY_NAME"  # module-level constant: the modules a file imports by name
 
 
 class Sources:
@@ -61,7 +65,12 @@ class Sources:
 
     def _parse(self, path: Path) -> tuple[str, ...]:
         found: list[str] = []
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        tree = ast.parse(path.read_text(), str(path))
+        for node in tree.body:  # IMPORTS_BY_NAME = "genbench.a.*.b"
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == BY_NAME
+                                                    for t in node.targets):
+                found += self._matching(ast.literal_eval(node.value))
+        for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 found += [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -69,6 +78,15 @@ class Sources:
                     sub = f"{node.module}.{a.name}"
                     found.append(sub if self._module_file(sub) else node.module)
         return tuple(m for m in dict.fromkeys(found) if m.split(".")[0] == "genbench")
+
+    def _matching(self, pattern: str) -> list[str]:
+        """The genbench modules whose dotted names match ``pattern`` (``*``: one name part)."""
+        parts = pattern.split(".")
+        if parts[0] != "genbench":
+            return []
+        files = sorted(self.src.glob("/".join(parts[1:]) + ".py"))
+        return [".".join(["genbench", *f.relative_to(self.src).with_suffix("").parts])
+                for f in files]
 
     def _zoo(self, kind: str | None) -> list[str]:
         return [f"{ZOO}.{kind}"] if kind is not None else []

@@ -460,6 +460,17 @@ class TextView(View):
     mlflow: MlflowConfig
 
 
+class ClaimsView(View):
+    """The claims: the main seed and the extra ones, the selected models and those the claims
+    compare over seeds, where MLflow records the verdicts."""
+
+    seed: int = Field(ge=0)
+    seeds: list[int] = Field(default_factory=list)
+    seeded: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    models: dict[str, dict[str, Any]]
+    mlflow: MlflowConfig
+
+
 class DataName(Section):
     name: Literal["mnist5k", "digits", "mnist", "fashion_mnist", "cifar10"]
 
@@ -478,7 +489,7 @@ VIEWS: dict[str, type[View]] = {
     "sample/{model}.json": SampleView, "evaluate/{model}.json": EvaluateView,
     "toys.json": ToysView, "report.json": ReportView, "cluster.json": ClusterView,
     "arithmetic.json": ArithmeticView, "tangent_prop.json": TangentPropView,
-    "text.json": TextView}
+    "text.json": TextView, "claims.json": ClaimsView}
 
 
 def write_views(params: Params, out_dir: Path | str, sources=None) -> list[str]:

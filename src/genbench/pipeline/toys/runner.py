@@ -10,7 +10,7 @@ import torch
 
 from genbench.core.config import ToysView
 from genbench.core.io import save_figure, write_dir_atomically, write_json
-from genbench.toys import line2d, mixtures
+from genbench.pipeline.toys import line2d, mixtures
 
 
 def _plt():

@@ -1,6 +1,6 @@
-"""The report's section on the modern GANs (issue 18): BigGAN's truncation curve, StyleGAN's
-style mixing and path lengths, the text-to-image models' attribute agreement and Stage I vs
-Stage II (stage ``gan_studies``). Their FID/KID/precision/recall are in the main table."""
+"""Stage ``gan_studies``' report section: BigGAN's truncation curve, StyleGAN's style mixing
+and path lengths, the text-to-image models' attribute agreement and Stage I vs Stage II. Their
+FID/KID/precision/recall are in the main table."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def _text(name: str, r: dict, fig: str) -> list:
     return out
 
 
-def gan_studies_blocks(g: dict, fig: str) -> list:
+def section(g: dict, fig: str) -> list:
     if not g.get("models"):
         return []
     out = [Heading(2, "Modern GANs"),

@@ -1,4 +1,6 @@
-"""Cheap 2-D GAN experiments (issue 4), trained through the one engine:
+"""Stage ``toys``, all in this folder (besides its script stages/toys.py and its entry in
+dvc.yaml): cheap 2-D GAN experiments trained through the one engine, :mod:`.runner` the stage's
+function, :mod:`.report` its report section and its numbers in the DVC metric:
 
 - :mod:`.line2d`: seed 000's illustration — a generator x = h·v and a discriminator
   sig(|x₁|w₁ + |x₂|w₂) updated in turn; v rotates toward the data direction w;

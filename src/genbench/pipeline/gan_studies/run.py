@@ -1,4 +1,4 @@
-"""Stage ``gan_studies``: the measurements that define the modern GANs of issue 18, for every
+"""Stage ``gan_studies``: the measurements that define the modern GANs, for every
 selected model that has the mechanism (:mod:`genbench.analysis.gan_studies`):
 
 - **truncation** (BigGAN: a ``truncations`` list): sample metrics per threshold ψ on |z| and
