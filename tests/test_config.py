@@ -6,6 +6,7 @@ import copy
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -173,6 +174,26 @@ def test_each_view_hashes_the_code_its_stage_imports(root, tmp_path):
         assert edited.fingerprint(stage, "gmm") != src.fingerprint(stage, "gmm")
         assert edited.fingerprint(stage, "vae") == src.fingerprint(stage, "vae")
     assert edited.fingerprint("evaluator") == src.fingerprint("evaluator")
+
+
+def test_a_model_chain_hashes_the_file_that_registers_its_kind(root, tmp_path):
+    """The view of a kind's chain names the file whose class it registers, found by the
+    ``@register`` decorator, not by the kind's name: a model file may be called anything."""
+    import inspect
+    import shutil
+
+    from genbench.core.code import Sources
+    from genbench.models.registry import registered
+
+    src = Sources(root / "src/genbench", root / "stages", root)
+    for kind, cls in registered().items():
+        own = str(Path(inspect.getfile(cls)).resolve().relative_to(root))
+        assert own in src.fingerprint("train", kind), kind
+    shutil.copytree(root / "src/genbench", tmp_path / "src/genbench")
+    shutil.copytree(root / "stages", tmp_path / "stages")
+    (tmp_path / "src/genbench/models/nmf.py").rename(tmp_path / "src/genbench/models/parts.py")
+    moved = Sources(tmp_path / "src/genbench", tmp_path / "stages", tmp_path)
+    assert "src/genbench/models/parts.py" in moved.fingerprint("train", "nmf")
 
 
 def _params_stage(root, tmp_path, **changes):

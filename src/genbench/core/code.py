@@ -16,9 +16,9 @@ A module that imports others by a computed name says which in a module-level con
 ``"genbench.pipeline.*.report"``, the stages' own report sections); those count as imported.
 The model zoo is the other dynamic import: the ``genbench.models`` package's ``__init__`` imports
 every model file (so the registry is complete), and Python runs it before any module of the
-package. In a model's view it stands for that ``__init__`` and the view's own model file
-(``models/<kind>.py``, with what that imports), not the other models' files; in a view without
-a model, for the ``__init__`` alone.
+package. In a model's view it stands for that ``__init__`` and the view's own model file (the
+one whose class is decorated ``@register("<kind>")``, with what that imports), not the other
+models' files; in a view without a model, for the ``__init__`` alone.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class Sources:
     def __init__(self, src_dir: Path | str, stages_dir: Path | str, root: Path | str = "."):
         self.src, self.stages, self.root = Path(src_dir), Path(stages_dir), Path(root)
         self._parsed: dict[Path, tuple[str, ...]] = {}  # file -> the modules it imports
+        self._registrars: dict[str, str] | None = None  # model kind -> the module registering it
 
     def _module_file(self, module: str) -> Path | None:
         """The file of ``genbench.a.b`` (a module or a package's ``__init__.py``)."""
@@ -89,7 +90,16 @@ class Sources:
                 for f in files]
 
     def _zoo(self, kind: str | None) -> list[str]:
-        return [f"{ZOO}.{kind}"] if kind is not None else []
+        """The module of the zoo that registers ``kind`` (``@register("<kind>")`` on a class),
+        whatever its file is called."""
+        if kind is None:
+            return []
+        if self._registrars is None:
+            self._registrars = {}
+            for f in sorted((self.src / "models").glob("*.py")):
+                for k in _registered_kinds(f):
+                    self._registrars[k] = f"{ZOO}.{f.stem}"
+        return [self._registrars[kind]] if kind in self._registrars else []
 
     def files(self, stage: str, kind: str | None = None) -> list[Path]:
         """The files stage ``stage`` (``stages/<stage>.py``) runs for a model of ``kind``."""
@@ -118,6 +128,18 @@ class Sources:
         """``{path: sha256[:16]}`` of :meth:`files`, paths relative to the repository."""
         return {str(f.relative_to(self.root)) if f.is_absolute() else str(f): _hash(f)
                 for f in self.files(stage, kind)}
+
+
+def _registered_kinds(path: Path) -> list[str]:
+    """The kinds a model file registers: the string of each ``@register("<kind>")``."""
+    kinds = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ClassDef):
+            for d in node.decorator_list:
+                if (isinstance(d, ast.Call) and getattr(d.func, "id", None) == "register"
+                        and d.args and isinstance(d.args[0], ast.Constant)):
+                    kinds.append(d.args[0].value)
+    return kinds
 
 
 @cache

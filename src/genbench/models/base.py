@@ -74,6 +74,10 @@ class GenerativeModel(nn.Module):
     #: its sampling "labels" are code values, not classes (InfoGAN): judged after a code→class
     #: matching instead of by class accuracy
     labels_are_codes: ClassVar[bool] = False
+    #: the measurement of stage ``gan_studies`` that defines the model (None: it has none):
+    #: "truncation" (BigGAN's fidelity/variety curve over ``truncations``), "style" (StyleGAN's
+    #: style mixing and path lengths: ``mixed``), "text" (text-to-image: ``from_embedding``)
+    study: ClassVar[str | None] = None
     #: what ``train.precision: auto`` trains the kind in on a CPU: one precision, or one per
     #: ``cfg.arch`` (architectures run different kernels); an architecture not named is fp32.
     #: Set from measurements only (:mod:`genbench.core.precision`): ``make bench`` faster *and*

@@ -105,6 +105,7 @@ class ProjectionDiscriminator(nn.Module):
 @register("biggan")
 class BigGAN(TwoPlayerGAN):
     conditional = True
+    study = "truncation"  # what stage gan_studies measures
 
     class Config(TwoPlayerConfig):
         kind: Literal["biggan"] = "biggan"

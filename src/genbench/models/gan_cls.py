@@ -36,6 +36,7 @@ from genbench.nn.text import CaptionSource, TextEncoder
 @register("gan_cls")
 class GANCLS(TwoPlayerGAN):
     conditional = True  # sampled per digit; the caption's other words are drawn
+    study = "text"  # what stage gan_studies measures
 
     class Config(TwoPlayerConfig):
         kind: Literal["gan_cls"] = "gan_cls"

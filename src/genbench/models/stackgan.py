@@ -101,6 +101,7 @@ class StageTwoGenerator(nn.Module):
 @register("stackgan")
 class StackGAN(TwoPlayerGAN):
     conditional = True  # sampled per digit; the caption's other words are drawn
+    study = "text"  # what stage gan_studies measures
 
     class Config(TwoPlayerConfig):
         kind: Literal["stackgan"] = "stackgan"

@@ -55,6 +55,7 @@ class StyleDiscriminator(nn.Module):
 @register("stylegan")
 class StyleGAN(TwoPlayerGAN):
     not_data_parallel = "its discriminator's minibatch-stddev layer is a statistic of the whole batch"
+    study = "style"  # what stage gan_studies measures
 
     # Karras et al. 2019: Adam (0, 0.99), G's weight average sampled and studied: in the conf
     class Config(TwoPlayerConfig, AveragedConfig):

@@ -42,16 +42,8 @@ BATCH = 500
 
 
 def study_of(kind: str) -> str | None:
-    """The study a model kind gets, from what its class has; None: no study."""
-    cls = model_class(kind)
-    fields = cls.Config.model_fields
-    if "truncations" in fields:
-        return "truncation"
-    if hasattr(cls, "mixed"):
-        return "style"
-    if hasattr(cls, "from_embedding"):
-        return "text"
-    return None
+    """The study a model kind gets: what its class declares (``GenerativeModel.study``)."""
+    return model_class(kind).study
 
 
 class Judge:
