@@ -160,6 +160,9 @@ def test_report_claims_table_puts_failures_first_and_names_repeated_models():
                            "cyclegan:baseline.a_to_b.cycle_l1 0.17 ± 0"
     c2 = {"check": "gan:fid < 300", "terms": {"gan:fid": term(250.0)}}
     assert _measured(c2) == "gan 250 < 300"
+    c3 = {"check": "dcgan:fid < gan:fid <= 400",  # failing: the relation that holds is shown
+          "terms": {"dcgan:fid": term(500.0, 540.0), "gan:fid": term(348.0)}}
+    assert _measured(c3) == "dcgan 520 ± 28.28 > gan 348 < 400"
     claims = {"summary": {"claims": 3, "holds": 1, "fails": 1, "inconclusive": 1, "not run": 0,
                           "seeds": [0, 1, 2], "min_seeds": 3},
               "claims": {k: {"verdict": v, "statement": "s", "check": "gan:fid < 300",

@@ -26,7 +26,8 @@ from genbench.doc import Contents, Doc, Heading, Images, Para, Table, fmt, to_ht
 
 COLUMNS = {  # metric key -> column title of the family summary tables, in table order
     "kind": "kind", "sample_gate": "reads as digits", "fid": "FID ↓", "kid": "KID ↓", "precision": "precision ↑",
-    "recall": "recall ↑", "classes_covered": "classes", "class_kl": "class KL ↓",
+    "recall": "recall ↑", "classes_covered": "classes", "min_class_share": "smallest class",
+    "class_kl": "class KL ↓",
     "mean_confidence": "confidence ↑", "is": "IS ↑",
     "nll_nats": "NLL nats ↓", "recon_mse": "recon MSE ↓", "class_accuracy": "class acc ↑",
     "code_purity": "code purity ↑", "label_accuracy": "q(y|x) acc ↑",
@@ -163,13 +164,20 @@ def _strip_captions(details: dict) -> list[tuple[str, str]]:
     return out
 
 
-def _likelihood_tables(df: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """The likelihood table (models with a test NLL, best first; NLLs compare only between rows
-    with the same pixels) and the chain-mixing table of Markov-chain samplers."""
-    lik = mix = None
+def _likelihood_tables(df: pd.DataFrame
+                       ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None]:
+    """The likelihood tables, one per kind of number (:data:`NLL_KINDS`; best first within
+    each: only NLLs of one kind and one pixel space compare), and the chain-mixing table of
+    Markov-chain samplers."""
+    lik, mix = {}, None
     if "nll_nats" in df.columns:
-        rows = df[df["nll_nats"].notna()].sort_values(["pixels", "nll_nats"])
-        lik = rows[[c for c in LIKELIHOOD if c in rows.columns]].rename(columns=LIKELIHOOD)
+        rows = df[df["nll_nats"].notna()].sort_values("nll_nats")
+        kinds = rows.apply(lambda r: nll_kind(r["likelihood"], r["pixels"]), axis=1)
+        for k in NLL_KINDS:
+            part = rows[kinds == k]
+            if not part.empty:
+                lik[k] = part[[c for c in LIKELIHOOD if c in part.columns
+                               and part[c].notna().any()]].rename(columns=LIKELIHOOD)
     if "chain_class_changes_per_100_steps" in df.columns:
         rows = df[df["chain_class_changes_per_100_steps"].notna()]
         mix = rows[[c for c in MIXING if c in rows.columns]].rename(columns=MIXING)
@@ -178,13 +186,21 @@ def _likelihood_tables(df: pd.DataFrame) -> tuple[pd.DataFrame | None, pd.DataFr
 
 LIKELIHOOD_TEXT = (
     "Test log-likelihoods, nats per image and bits per dimension, on the same test split with "
-    "the same seeded static binarisation for every binary model; rows on other pixels "
-    "(continuous [0,1] densities moved to the 8-bit scale) are not comparable with them. "
-    "'exact' = the model's exact likelihood; 'lower bound' = ELBO/IWAE (true NLL is lower); "
-    "'AIS estimate' = log Z estimated by annealed importance sampling (not a bound: an "
-    "under-estimated log Z makes the NLL look better than it is). Not in the table: a DBM "
-    "(two hidden layers, mean-field inference + persistent chains) is not implemented yet; "
-    "rather than a half-trained one, the DBN stands for the deep Boltzmann family.")
+    "the same seeded static binarisation for every binary model, one table per kind of "
+    "number: a bound or an estimate does not compare with an exact value as if it were one.")
+#: a note per kind of NLL (:data:`NLL_KINDS`)
+NLL_NOTES = {
+    "exact": "The model's exact likelihood of the binarised test images.",
+    "lower bound": "ELBO/IWAE: the true NLL is lower (better) than the number.",
+    "bound with an AIS log Z": "A variational bound on the hidden units with the partition "
+                               "function estimated by AIS: neither side is guaranteed.",
+    "AIS estimate": "log Z estimated by annealed importance sampling: not a bound, and an "
+                    "under-estimated log Z makes the NLL look better than it is.",
+    "conditional bound": "A bound on log p(x|y), given the label: easier than log p(x), not "
+                         "comparable with the unconditional rows.",
+    "continuous density": "A density of continuous [0,1] pixels moved to the 8-bit scale: a "
+                          "different quantity from the binarised NLLs (it can be negative).",
+}
 
 
 def published_table(df: pd.DataFrame, published: dict) -> pd.DataFrame | None:
@@ -284,14 +300,112 @@ def _by_family(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return {f: models[fams == f] for f in FAMILY_ORDER if (fams == f).any()}
 
 
+#: what a model's samples are, for the summary: drawn from the model alone, drawn for a class
+#: asked for, or translations of test images (judged against their targets)
+ROLES = ("unconditional", "conditional", "translation")
+
+
+def _declares(kinds: pd.Series, flag: str) -> pd.Series:
+    from genbench.models.registry import registered
+
+    return kinds.map(lambda k: bool(getattr(registered().get(k), flag, False)))
+
+
+def roles(df: pd.DataFrame) -> pd.Series:
+    """Each model row's role (:data:`ROLES`): a translator by its class; conditional when its
+    samples were judged for the class asked for (InfoGAN's codes are not classes)."""
+    rows = df[df["kind"] != "floor"]
+    asked = rows.get("class_accuracy", pd.Series(dtype=float)).reindex(rows.index).notna()
+    asked &= ~_declares(rows["kind"], "labels_are_codes")
+    role = pd.Series("unconditional", index=rows.index)
+    role[asked] = "conditional"
+    role[_declares(rows["kind"], "translates")] = "translation"
+    return role
+
+
+#: the summary's order within a table: read as digits, then not, then not gated, then
+#: collapsed; FID within each (a collapsed model cannot rank first by its FID)
+_GATE_RANK = {"yes": 0, "no": 1, "not gated": 2, "COLLAPSED": 3}
+
+
+def _ranked(rows: pd.DataFrame) -> pd.DataFrame:
+    gate = rows["sample_gate"].map(lambda g: _GATE_RANK.get(str(g).split(":")[0], 1))
+    return rows.assign(_g=gate).sort_values(["_g", "fid"], kind="stable").drop(columns="_g")
+
+
+#: what a test NLL is, from the model's own description of it (metrics ``likelihood`` and
+#: ``pixels``): the likelihood tables' groups, in order, and the summary's short label
+NLL_KINDS = {"exact": "exact", "lower bound": "bound", "bound with an AIS log Z": "bound + AIS",
+             "AIS estimate": "AIS estimate", "conditional bound": "p(x|y) bound",
+             "continuous density": "density"}
+
+
+def nll_kind(likelihood: str, pixels: str) -> str:
+    """The group of a test NLL (:data:`NLL_KINDS`): only NLLs of one group compare."""
+    if str(pixels).startswith("continuous"):
+        return "continuous density"
+    if "p(x|y)" in likelihood:
+        return "conditional bound"
+    if likelihood.startswith("exact"):
+        return "exact"
+    if likelihood.startswith("AIS estimate"):  # "... (not a bound)"
+        return "AIS estimate"
+    if "bound" in likelihood:
+        return "bound with an AIS log Z" if "AIS" in likelihood else "lower bound"
+    return "AIS estimate" if "AIS" in likelihood else "exact"
+
+
+def _nll_cells(rows: pd.DataFrame) -> pd.Series:
+    """The summary's NLL column: the number and what it is (exact, a bound, an estimate)."""
+    def cell(r) -> str:
+        if pd.isna(r.get("nll_nats")):
+            return "–"
+        return f"{fmt(r['nll_nats'])} ({NLL_KINDS[nll_kind(r['likelihood'], r['pixels'])]})"
+
+    return rows.apply(cell, axis=1)
+
+
+def _table(rows: pd.DataFrame, floor: pd.DataFrame, first: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A summary table: the columns these rows have, the floor row last (the reference)."""
+    t = pd.concat([rows, floor])
+    if "nll_nats" in t.columns:
+        t = t.assign(nll_nats=_nll_cells(t).where(t["nll_nats"].notna(), None))
+    cols = [*first, *(c for c in COLUMNS if c in t.columns and rows[c].notna().any())]
+    return t[cols].rename(columns={**COLUMNS, "nll_nats": "NLL nats ↓ (what it is)"})
+
+
+SUMMARY_TEXT = (
+    "Three kinds of output, in separate tables because their numbers do not compare: samples "
+    "of the unconditional generators (one table per family), samples of the conditional "
+    "generators for a class asked for ('class acc' = the evaluator reads that class), and the "
+    "translation models' outputs for test inputs (scored against the targets' features). "
+    "Rows are ranked by the gate: read as digits, then not, then not gated, then collapsed; "
+    "by FID within each, so a collapsed model (a few prototypes: high precision, low recall) "
+    "cannot rank first by its FID. 'smallest class' = the share of the rarest class among the "
+    "samples (the gate asks ≥ 3 %). The NLL column says what each number is (exact, a "
+    "bound, an AIS estimate, a conditional bound, a continuous density): only numbers of one "
+    "kind and one pixel space compare (Likelihoods, below).")
+
+
 def _summary_tables(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Per family: the summary columns that family has, the floor row last (the reference)."""
+    """The unconditional generators per family, then the conditional generators, then the
+    translation models: each table ranked (:func:`_ranked`), the floor row last."""
     floor = df[df["kind"] == "floor"]
+    if "min_class_share" not in df.columns and "class_hist" in df.columns:
+        df = df.assign(min_class_share=df["class_hist"].map(
+            lambda h: min(h) if isinstance(h, list) and h else None))
+    role = roles(df)
     out = {}
     for fam, rows in _by_family(df).items():
-        t = pd.concat([rows, floor])
-        cols = [c for c in COLUMNS if c in t.columns and rows[c].notna().any()]
-        out[fam] = t[cols].rename(columns=COLUMNS)
+        rows = rows[role.reindex(rows.index) == "unconditional"]
+        if not rows.empty:
+            out[f"Unconditional: {fam}"] = _table(_ranked(rows), floor)
+    for r, title in (("conditional", "Conditional generators (samples for a class asked for)"),
+                     ("translation", "Translation models (outputs for test inputs)")):
+        rows = df.loc[role.index[role == r]]
+        if not rows.empty:
+            rows = rows.assign(family=rows["kind"].map(family))
+            out[title] = _table(_ranked(rows), floor, ("family",) if r == "conditional" else ())
     return out
 
 
@@ -304,13 +418,14 @@ def _metric_figure(path: Path, df: pd.DataFrame) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
     groups = _by_family(df)
     keys = [k for k in BARS if k in df.columns and df[k].notna().any()]
     if not groups or not keys:
         return False
     rows = pd.concat(groups.values())
-    colors = {f: f"C{i}" for i, f in enumerate(groups)}
+    colors = {f: f"C{FAMILY_ORDER.index(f)}" for f in groups}  # a family's colour in every chart
     floor = df[df["kind"] == "floor"]
     y = list(range(len(rows)))[::-1]  # first model on top
     with plt.rc_context({"axes.unicode_minus": False}):  # U+2212 came out garbled
@@ -323,6 +438,9 @@ def _metric_figure(path: Path, df: pd.DataFrame) -> bool:
                 ax.axvline(float(floor[key].iloc[0]), color="0.25", ls="--", lw=1)
             if key == "fid" and (vals.dropna() > 0).all():
                 ax.set_xscale("log")
+                # plain numbers; minor labels overprint when the range is under a decade
+                ax.xaxis.set_major_formatter(ScalarFormatter())
+                ax.xaxis.set_minor_formatter(NullFormatter())
             elif key == "kid":
                 ax.set_xscale("symlog", linthresh=100)
             ax.grid(axis="x", alpha=0.3)
@@ -431,17 +549,10 @@ def _dvc_summary(df: pd.DataFrame, ev: dict, stage_sums: dict[str, dict]) -> dic
 
 def _gate_counts(df: pd.DataFrame) -> dict[str, int]:
     """How many models the gate judges, passes and finds collapsed; and among them the
-    unconditional samplers: no class asked for (InfoGAN's codes are not classes) and no image
-    translated."""
-    from genbench.models.registry import registered
-
-    def declares(flag: str) -> pd.Series:
-        return gated["kind"].map(lambda k: bool(getattr(registered().get(k), flag, False)))
-
+    unconditional samplers (:func:`roles`)."""
     rows = df[df["kind"] != "floor"]
     gated = rows[rows["reads_as_digits"].isin([True, False])]
-    asked = gated.get("class_accuracy", pd.Series(dtype=float)).reindex(gated.index).notna()
-    unconditional = gated[~(asked & ~declares("labels_are_codes")) & ~declares("translates")]
+    unconditional = gated[roles(df).reindex(gated.index) == "unconditional"]
     return {"gated": len(gated), "read_as_digits": int(gated["reads_as_digits"].eq(True).sum()),
             "collapsed": int(gated["collapsed"].eq(True).sum()),
             "unconditional_gated": len(unconditional),
@@ -479,27 +590,32 @@ def _model_blocks(name: str, d: dict, has_loss: bool, rel: str, analyses: dict,
 
 
 def _measured(c: dict) -> str:
-    """The check with its numbers: ``gan 283.7 < gan_mm 398.9`` (mean ± sd over seeds)."""
+    """The operands with their numbers (mean ± sd over seeds) and the relation that holds
+    between their means, whatever the check asks: ``dcgan 518.9 ± 54.6 > gan 348.6 ± 73.9``
+    for the check ``dcgan:fid < gan:fid`` (the verdict says whether the check held)."""
     from genbench.claims import parse_check
 
     terms = c.get("terms")
     if not terms:
         return "–"
-    operands, ops = parse_check(c["check"])
+    operands, _ = parse_check(c["check"])
     models = [o.model for o in operands if o.model is not None]
-    parts = []
+    parts, means = [], []
     for o in operands:
         if o.model is None:
+            means.append(float(o.value))
             parts.append(fmt(int(o.value) if float(o.value).is_integer() else o.value))
             continue
         t = terms[str(o)]
         sd = f" ± {fmt(t['sd'])}" if len(t["values"]) > 1 else ""
         mean = int(t["mean"]) if float(t["mean"]).is_integer() else t["mean"]  # counts
+        means.append(float(t["mean"]))
         # a model named twice (toys, cyclegan's model vs baseline): say which of its numbers
         label = o.model if models.count(o.model) == 1 else \
             f"{o.model}:{'.'.join(str(o).split(':', 1)[1].split('.')[-3:])}"
         parts.append(f"{label} {fmt(mean)}{sd}")
-    return " ".join(p for pair in zip(parts, [*ops, ""]) for p in pair).strip()
+    rels = ["<" if a < b else ">" if a > b else "=" for a, b in zip(means, means[1:])]
+    return " ".join(p for pair in zip(parts, [*rels, ""]) for p in pair).strip()
 
 
 def _claims_blocks(claims: dict) -> list:
@@ -521,8 +637,10 @@ def _claims_blocks(claims: dict) -> list:
     text = (f"{s['claims']} claims from the seed lectures (conf/claims.yaml): {s['holds']} hold, "
             f"{s['fails']} fail, {s['inconclusive']} inconclusive, {s['not run']} not run. "
             f"Seeds: {seeds}. A claim holds when its check is true in every seed (at least "
-            f"{s['min_seeds']}), fails when the reverse is true in every seed; 'measured' is "
-            f"the check with its numbers (mean ± sd over seeds). Failing claims first, then the "
+            f"{s['min_seeds']}), fails when the reverse is true in every seed; 'measured' gives "
+            f"the check's numbers (mean ± sd over seeds) and the relation that holds between "
+            f"their means, which for a failing check is the reverse of the check's. Failing "
+            f"claims first, then the "
             f"inconclusive ones. Rule and metric sources: "
             f"src/genbench/claims.py.")
     return [Heading(2, "Claims"), Para(text),
@@ -530,7 +648,7 @@ def _claims_blocks(claims: dict) -> list:
 
 
 def _document(params: ReportView, df: pd.DataFrame, details: dict, sections: list,
-              analyses: dict, has_chart: bool, has_spectra: bool,
+              analyses: dict, charts: list[tuple[str, str]], has_spectra: bool,
               base: Path, out_figures: Path, analysis_figures: Path | None,
               claims: dict | None = None,
               published: dict | None = None, stage_blocks: list | None = None,
@@ -550,22 +668,28 @@ def _document(params: ReportView, df: pd.DataFrame, details: dict, sections: lis
             Contents())
     if claims:
         doc.add(*_claims_blocks(claims))
-    doc.add(Heading(2, "Summary"))
-    for fam, table in _summary_tables(df).items():
-        doc.add(Heading(3, fam), Table(table))
-    if has_chart:
+    doc.add(Heading(2, "Summary"), Para(SUMMARY_TEXT))
+    for title, table in _summary_tables(df).items():
+        doc.add(Heading(3, title), Table(table))
+    if charts:
         doc.add(Heading(2, "Metric charts"),
-                Para("One metric per panel, models grouped and coloured by family; the dashed "
-                     "line is the held-out real images. FID on a log axis, KID on a symmetric "
-                     "log axis (linear within ±100: the unbiased estimate can be below 0)."),
-                Images([(f"{rel}/metrics.png", "FID, KID, precision, recall", None)]))
+                Para("One chart per kind of output (unconditional samples, samples for a "
+                     "class, translations of test inputs: their numbers do not compare across "
+                     "charts), one metric per panel, models grouped and coloured by family; the "
+                     "dashed line is the held-out real images. FID on a log axis, KID on a "
+                     "symmetric log axis (linear within ±100: the unbiased estimate can be "
+                     "below 0)."),
+                *(Images([(f"{rel}/{fname}", f"{role}: FID, KID, precision, recall", None)])
+                  for role, fname in charts))
     if curve_figures:
         doc.add(Heading(2, "Learning curves"), Para(CURVES_TEXT))
         for fam, fname in curve_figures:
             doc.add(Images([(f"{rel}/{fname}", f"learning curves: {fam}", None)]))
     lik, mix = _likelihood_tables(df)
-    if lik is not None:
-        doc.add(Heading(2, "Likelihoods"), Para(LIKELIHOOD_TEXT), Table(lik))
+    if lik:
+        doc.add(Heading(2, "Likelihoods"), Para(LIKELIHOOD_TEXT))
+        for kind, table in lik.items():
+            doc.add(Heading(3, kind[0].upper() + kind[1:]), Para(NLL_NOTES[kind]), Table(table))
     pub = published_table(df, published or {})
     if pub is not None:
         doc.add(Heading(2, "Published numbers"), Para(published_text(params)), Table(pub))
@@ -666,13 +790,18 @@ def build_report(params: ReportView, metrics_dir: Path, evaluator_metrics: Path,
                           analyses)
     verdicts = read_json(claims) if claims and Path(claims).exists() else None
     reference = _read_published(published) if published else None
-    sections, has_chart, has_spectra = [], False, False
+    sections, charts, has_spectra = [], [], False
     curves = _read_curves(curves_dir, params.models)
     curve_figures: list[tuple[str, str]] = []
 
     def fill(figs: Path) -> None:  # a temp folder swapped in at the end
-        nonlocal has_chart, has_spectra
-        has_chart = _metric_figure(figs / "metrics.png", df)
+        nonlocal has_spectra
+        role = roles(df)
+        for r in ROLES:  # one chart per kind of output: their numbers do not compare
+            rows = df[(df["kind"] == "floor") | (role.reindex(df.index) == r)]
+            if (rows["kind"] != "floor").any() and _metric_figure(figs / f"metrics_{r}.png",
+                                                                  rows):
+                charts.append((r, f"metrics_{r}.png"))
         for fam, rows in _by_family(df).items():
             fname = f"curves_{_slug(fam)}.png"
             if _curve_figure(figs / fname, f"Learning curves: {fam}",
@@ -686,7 +815,7 @@ def build_report(params: ReportView, metrics_dir: Path, evaluator_metrics: Path,
 
     write_dir_atomically(out_figures, fill)
     for out, render in ((out_md, to_markdown), (out_html, to_html)):
-        doc = _document(params, df, details, sections, analyses, has_chart, has_spectra,
+        doc = _document(params, df, details, sections, analyses, charts, has_spectra,
                         out.parent, out_figures, analysis_figures, verdicts, reference,
                         _stage_sections(stages, out.parent), curve_figures)
         write_text(out, render(doc))

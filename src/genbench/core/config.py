@@ -481,6 +481,11 @@ class ReportView(View):
     models: dict[str, dict[str, Any]]
 
 
+class GanStudiesView(ReportView):
+    """Stage gan_studies: the selection (each studied model's own settings come with its
+    evaluate view); its own file, so the report's code does not rerun it."""
+
+
 #: view file (relative to the params/ folder) -> its class; ``{model}``: one file per model.
 #: The stage is the file's first name part (``train/{model}.json``: stages/train.py).
 VIEWS: dict[str, type[View]] = {
@@ -489,7 +494,7 @@ VIEWS: dict[str, type[View]] = {
     "sample/{model}.json": SampleView, "evaluate/{model}.json": EvaluateView,
     "toys.json": ToysView, "report.json": ReportView, "cluster.json": ClusterView,
     "arithmetic.json": ArithmeticView, "tangent_prop.json": TangentPropView,
-    "text.json": TextView, "claims.json": ClaimsView}
+    "text.json": TextView, "claims.json": ClaimsView, "gan_studies.json": GanStudiesView}
 
 
 def write_views(params: Params, out_dir: Path | str, sources=None) -> list[str]:

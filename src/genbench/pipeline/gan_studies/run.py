@@ -31,7 +31,7 @@ from genbench.analysis import figures as F
 from genbench.analysis import gan_studies as S
 from genbench.core import captions as C
 from genbench.core import data as D
-from genbench.core.config import EvaluateView, ReportView
+from genbench.core.config import EvaluateView, GanStudiesView
 from genbench.core.io import write_dir_atomically, write_json
 from genbench.models.registry import model_class
 from genbench.nn import classifier as NC
@@ -276,7 +276,7 @@ def text(name: str, model, judge: Judge, out_dir: Path, test: D.Split) -> dict:
 
 
 # --------------------------------------------------------------------------- the stage
-def gan_studies(params: ReportView, evaluate_views, processed_dir, models_dir, evaluator_path,
+def gan_studies(params: GanStudiesView, evaluate_views, processed_dir, models_dir, evaluator_path,
                 out_json, figures_dir) -> dict:
     """Every study that applies to a selected model -> ``out_json`` and ``figures_dir``
     (swapped in whole); one MLflow run (kind analysis) when a model was studied."""
