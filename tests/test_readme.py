@@ -11,10 +11,10 @@ from genbench import readme as RM
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_readme_results_equal_the_committed_run():
-    old, new = RM.generate(ROOT)
-    assert old == new, "README.md's results differ from reports/summary.json and " \
-                       "reports/claims.json: run `make readme`"
+def test_readme_and_claims_doc_equal_the_committed_run():
+    for path, (old, new) in RM.generate(ROOT).items():
+        assert old == new, f"{path}: differs from reports/summary.json and " \
+                           f"reports/claims.json: run `make readme`"
 
 
 def test_readme_is_short_and_carries_no_history():
@@ -59,3 +59,19 @@ def test_splice_needs_both_markers_once():
     assert RM.splice(doc, "new") == f"intro\n{RM.BEGIN}\nnew\n{RM.END}\noutro\n"
     with pytest.raises(SystemExit, match="needs exactly one"):
         RM.splice("intro\n", "new")
+
+
+def test_claims_table_lists_what_does_not_hold_failing_first():
+    def c(verdict, check, **terms):
+        return {"verdict": verdict, "check": check, "reason": "r",
+                "terms": {k.replace("__", ":"): {"values": v} for k, v in terms.items()}}
+
+    claims = {"summary": {**CLAIMS["summary"]},
+              "claims": {"b": c("inconclusive", "gan:fid < dcgan:fid", gan__fid=[1.0, 2.0, 3.0],
+                                dcgan__fid=[2.0, 1.0, 4.0]),
+                         "a": c("holds", "gan:fid < 300", gan__fid=[1.0, 2.0, 3.0]),
+                         "z": c("fails", "vae:fid < ae:fid", vae__fid=[400.0, 410.0, 420.5],
+                                ae__fid=[100.0, 110.0, 99.0])}}
+    rows = [line for line in RM.claims_table(claims).splitlines() if line.startswith("| ")]
+    assert [r.split(" | ")[0][2:] for r in rows[1:]] == ["z", "b"]  # header first; no "a"
+    assert "vae 400 / 410 / 420; ae 100 / 110 / 99" in rows[1]

@@ -1,14 +1,16 @@
-"""`make readme`: the README's results, generated from the run's DVC metric and claim verdicts.
+"""`make readme`: the README's results and docs/claims.md's verdicts, generated from the run's
+DVC metric and claim verdicts.
 
 The part of README.md between :data:`BEGIN` and :data:`END` is written from
 ``reports/summary.json`` (the report stage's metric: per model FID, confidence, recall, test NLL
 and the gate) and ``reports/claims.json`` (the claims stage's verdicts), with each model's
-family from its class (params.yaml names the kind). ``tests/test_readme.py`` regenerates it
-from the committed files and fails when the README differs, so the README cannot show numbers
-of another run.
+family from its class (params.yaml names the kind); the same markers in docs/claims.md hold the
+table of the claims that do not hold, with each seed's values. ``tests/test_readme.py``
+regenerates both from the committed files and fails when they differ, so neither can show
+numbers of another run.
 
-    python -m genbench.readme           # rewrite README.md's results
-    python -m genbench.readme --check   # exit 1 if README.md is stale
+    python -m genbench.readme           # rewrite them
+    python -m genbench.readme --check   # exit 1 if either is stale
 """
 
 from __future__ import annotations
@@ -74,6 +76,34 @@ def results(summary: dict, claims: dict, kinds: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def _values(term: str, t: dict, models: list[str]) -> str:
+    """One operand's values per seed: named by its model, or by its metric path where the
+    model appears twice (toys, a model against its baseline)."""
+    model, path = term.split(":", 1)
+    label = model if models.count(model) == 1 else path.replace("mixtures.", "")
+    return f"{label} " + " / ".join(_num(v, ".3g") for v in t["values"])
+
+
+def claims_table(claims: dict) -> str:
+    """The claims that do not hold, failing first: the check, each seed's values, the verdict."""
+    s = claims["summary"]
+    seeds = ", ".join(str(x) for x in s["seeds"])
+    lines = [f"Seeds {seeds}: of {s['claims']} claims, {s['holds']} hold, {s['fails']} fail, "
+             f"{s['inconclusive']} are inconclusive"
+             + (f", {s['not run']} not run" if s.get("not run") else "")
+             + ". The ones that do not hold, with each seed's values:", "",
+             "| claim | check | values per seed | verdict |", "|---|---|---|---|"]
+    order = {"fails": 0, "inconclusive": 1, "not run": 2}
+    rest = [(cid, c) for cid, c in claims["claims"].items() if c["verdict"] != "holds"]
+    for cid, c in sorted(rest, key=lambda kv: (order.get(kv[1]["verdict"], 3), kv[0])):
+        terms = c.get("terms", {})
+        models = [k.split(":", 1)[0] for k in terms]
+        vals = "; ".join(_values(k, t, models) for k, t in terms.items())
+        lines.append(f"| {cid} | `{c['check']}` | {vals or '–'} | {c['verdict']} "
+                     f"({c.get('reason', '')}) |")
+    return "\n".join(lines)
+
+
 def splice(readme: str, generated: str, path: str = "README.md") -> str:
     """``readme`` with the text between the markers replaced by ``generated``."""
     if readme.count(BEGIN) != 1 or readme.count(END) != 1:
@@ -83,33 +113,38 @@ def splice(readme: str, generated: str, path: str = "README.md") -> str:
     return f"{head}{BEGIN}\n{generated}\n{END}{tail}"
 
 
-def generate(root: Path = Path(".")) -> tuple[str, str]:
-    """(README.md as it is, as it should be) for the repository at ``root``."""
+def generate(root: Path = Path(".")) -> dict[Path, tuple[str, str]]:
+    """{file: (as it is, as it should be)}: README.md and docs/claims.md of the repository at
+    ``root``."""
     import yaml
 
     from genbench.core.io import read_json
 
     params = yaml.safe_load((root / "params.yaml").read_text())
     kinds = {name: cfg["kind"] for name, cfg in params["models"].items()}
-    text = (root / "README.md").read_text()
-    new = splice(text, results(read_json(root / "reports/summary.json"),
-                               read_json(root / "reports/claims.json"), kinds))
-    return text, new
+    claims = read_json(root / "reports/claims.json")
+    out = {}
+    for rel, text in (("README.md", results(read_json(root / "reports/summary.json"), claims,
+                                           kinds)),
+                      ("docs/claims.md", claims_table(claims))):
+        old = (root / rel).read_text()
+        out[root / rel] = (old, splice(old, text, rel))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--check", action="store_true", help="exit 1 if README.md is stale")
+    p.add_argument("--check", action="store_true", help="exit 1 if a file is stale")
     a = p.parse_args(argv)
-    old, new = generate()
+    stale = [path for path, (old, new) in generate().items() if old != new]
     if a.check:
+        for path in stale:
+            print(f"{path}: differs from reports/summary.json and reports/claims.json: run "
+                  f"`make readme`", file=sys.stderr)
+        return 1 if stale else 0
+    for path, (old, new) in generate().items():
         if old != new:
-            print("README.md's results differ from reports/summary.json and "
-                  "reports/claims.json: run `make readme`", file=sys.stderr)
-            return 1
-        return 0
-    if old != new:
-        Path("README.md").write_text(new)
+            path.write_text(new)
     return 0
 
 
