@@ -167,6 +167,7 @@ h2{border-bottom:1px solid #ccc;margin-top:2em}
 table{border-collapse:collapse;font-size:13px}
 td,th{padding:3px 9px;text-align:right;white-space:nowrap}
 th{vertical-align:bottom;border-bottom:1px solid #999}
+thead th{white-space:normal}
 tbody tr:nth-child(even){background:#f5f5f5}
 tbody th{text-align:left}
 .wrap table{width:100%}

@@ -24,11 +24,12 @@ from genbench.core.errors import ConfigError, DataError
 from genbench.core.io import read_json, write_dir_atomically, write_json, write_text
 from genbench.doc import Contents, Doc, Heading, Images, Para, Table, fmt, to_html, to_markdown
 
-COLUMNS = {  # metric key -> column title of the family summary tables, in table order
-    "kind": "kind", "sample_gate": "reads as digits", "fid": "FID ↓", "kid": "KID ↓", "precision": "precision ↑",
-    "recall": "recall ↑", "classes_covered": "classes", "min_class_share": "smallest class",
-    "class_kl": "class KL ↓",
-    "mean_confidence": "confidence ↑", "is": "IS ↑",
+#: metric key -> column title of the summary tables, in table order (IS, the class KL and the
+#: classes covered are in metrics/models/<m>.json: the tables stay within a page)
+COLUMNS = {
+    "kind": "kind", "sample_gate": "reads as digits", "fid": "FID ↓", "kid": "KID ↓",
+    "precision": "precision ↑", "recall": "recall ↑", "min_class_share": "smallest class",
+    "mean_confidence": "confidence ↑",
     "nll_nats": "NLL nats ↓", "recon_mse": "recon MSE ↓", "class_accuracy": "class acc ↑",
     "code_purity": "code purity ↑", "label_accuracy": "q(y|x) acc ↑",
     "probe_accuracy": "linear probe ↑", "anomaly_auroc": "anomaly AUROC ↑", "seconds": "time s"}
@@ -303,6 +304,9 @@ def _by_family(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
 #: what a model's samples are, for the summary: drawn from the model alone, drawn for a class
 #: asked for, or translations of test images (judged against their targets)
 ROLES = ("unconditional", "conditional", "translation")
+ROLE_TITLES = {"unconditional": "Unconditional generators",
+               "conditional": "Conditional generators (samples for a class asked for)",
+               "translation": "Translation models (outputs for test inputs)"}
 
 
 def _declares(kinds: pd.Series, flag: str) -> pd.Series:
@@ -371,7 +375,7 @@ def _table(rows: pd.DataFrame, floor: pd.DataFrame, first: tuple[str, ...] = ())
     if "nll_nats" in t.columns:
         t = t.assign(nll_nats=_nll_cells(t).where(t["nll_nats"].notna(), None))
     cols = [*first, *(c for c in COLUMNS if c in t.columns and rows[c].notna().any())]
-    return t[cols].rename(columns={**COLUMNS, "nll_nats": "NLL nats ↓ (what it is)"})
+    return t[cols].rename(columns=COLUMNS)
 
 
 SUMMARY_TEXT = (
@@ -382,9 +386,11 @@ SUMMARY_TEXT = (
     "Rows are ranked by the gate: read as digits, then not, then not gated, then collapsed; "
     "by FID within each, so a collapsed model (a few prototypes: high precision, low recall) "
     "cannot rank first by its FID. 'smallest class' = the share of the rarest class among the "
-    "samples (the gate asks ≥ 3 %). The NLL column says what each number is (exact, a "
-    "bound, an AIS estimate, a conditional bound, a continuous density): only numbers of one "
-    "kind and one pixel space compare (Likelihoods, below).")
+    "samples (the gate asks ≥ 3 %; 0 = a class missing); IS, the class KL and the classes "
+    "covered are in metrics/models/<m>.json. The "
+    "NLL column says what each number is (exact, a bound, an AIS estimate, a conditional "
+    "bound, a continuous density): only numbers of one kind and one pixel space compare "
+    "(Likelihoods, below).")
 
 
 def _summary_tables(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -400,8 +406,8 @@ def _summary_tables(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
         rows = rows[role.reindex(rows.index) == "unconditional"]
         if not rows.empty:
             out[f"Unconditional: {fam}"] = _table(_ranked(rows), floor)
-    for r, title in (("conditional", "Conditional generators (samples for a class asked for)"),
-                     ("translation", "Translation models (outputs for test inputs)")):
+    for r in ("conditional", "translation"):
+        title = ROLE_TITLES[r]
         rows = df.loc[role.index[role == r]]
         if not rows.empty:
             rows = rows.assign(family=rows["kind"].map(family))
@@ -679,8 +685,10 @@ def _document(params: ReportView, df: pd.DataFrame, details: dict, sections: lis
                      "dashed line is the held-out real images. FID on a log axis, KID on a "
                      "symmetric log axis (linear within ±100: the unbiased estimate can be "
                      "below 0)."),
-                *(Images([(f"{rel}/{fname}", f"{role}: FID, KID, precision, recall", None)])
-                  for role, fname in charts))
+                *(block for role, fname in charts
+                  for block in (Para(f"**{ROLE_TITLES[role]}**"),
+                                Images([(f"{rel}/{fname}", f"{role}: FID, KID, precision, "
+                                                           f"recall", None)]))))
     if curve_figures:
         doc.add(Heading(2, "Learning curves"), Para(CURVES_TEXT))
         for fam, fname in curve_figures:
@@ -692,7 +700,8 @@ def _document(params: ReportView, df: pd.DataFrame, details: dict, sections: lis
             doc.add(Heading(3, kind[0].upper() + kind[1:]), Para(NLL_NOTES[kind]), Table(table))
     pub = published_table(df, published or {})
     if pub is not None:
-        doc.add(Heading(2, "Published numbers"), Para(published_text(params)), Table(pub))
+        doc.add(Heading(2, "Published numbers"), Para(published_text(params)),
+                Table(pub, wrap=True))
     if mix is not None:
         doc.add(Heading(2, "Markov-chain mixing"),
                 Para("Chains from noise, each state labelled by the evaluator's classifier: a "
