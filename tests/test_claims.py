@@ -186,3 +186,34 @@ def test_extra_seeds_run_every_analysis_the_claims_read(params):
                 read.add(head)
     assert read and read <= set(params.analysis.for_seeds), read - set(params.analysis.for_seeds)
     assert set(params.analysis.for_seeds) <= set(NAMES)
+
+
+def test_a_source_must_name_a_declared_lecture(tmp_path):
+    from genbench.claims import lectures_of, load_claims
+
+    assert lectures_of('000 and 002 "CycleGAN" (Zhu et al. 2017), Table 4') == ["000", "002"]
+    bad = tmp_path / "claims.yaml"
+    bad.write_text('lectures: {"000": "Tresp"}\nclaims:\n  - {id: a, statement: s, '
+                   'source: \'007 "a slide"\', check: "gan:fid < 300"}\n')
+    with pytest.raises(ConfigError, match="claim a: source .*names no lecture of 000"):
+        load_claims(bad)
+
+
+def test_report_groups_claims_by_their_first_lecture_and_links_the_evidence():
+    from genbench.report import _claims_blocks
+
+    def claim(verdict, source, check):
+        return {"verdict": verdict, "statement": "s", "check": check, "source": source,
+                "seeds": [0, 1, 2], "true_in": 3, "reason": "r",
+                "terms": {check.split(" ")[0]: {"values": [1.0], "mean": 1.0, "sd": 0.0}}}
+
+    claims = {"summary": {"claims": 2, "holds": 1, "fails": 1, "inconclusive": 0, "not run": 0,
+                          "seeds": [0, 1, 2], "min_seeds": 3},
+              "lectures": {"000": "Tresp", "004": "Bios 740"},
+              "claims": {"x": claim("holds", '004 "GAN"; 000 "GAN"', "gan:fid < 300"),
+                         "y": claim("fails", '000 "VAE"', "vae:fid < 300")}}
+    blocks = _claims_blocks(claims, {"gan": "gan", "vae": "vae"})
+    titles = [b.text for b in blocks if type(b).__name__ == "Heading"]
+    assert titles == ["Claims", "000: Tresp", "004: Bios 740"]
+    paras = [b.text for b in blocks if type(b).__name__ == "Para"]
+    assert "Evidence: [vae](#vae-vae)." in paras and "Evidence: [gan](#gan-gan)." in paras

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from genbench.core.errors import ConfigError
 from genbench.tracking import flatten  # MLflow itself is imported only to log
@@ -51,7 +51,24 @@ class Claim(BaseModel):
 class ClaimsFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     min_seeds: int = Field(default=3, ge=1)
+    #: seed lecture number (the file ../shared/seeds/<number>_*.txt) -> its title: the report
+    #: groups the claims by the lectures their ``source`` names
+    lectures: dict[str, str] = Field(default_factory=dict)
     claims: list[Claim]
+
+    @model_validator(mode="after")
+    def _sources_name_lectures(self):
+        for c in self.claims:
+            named = lectures_of(c.source)
+            if self.lectures and (not named or set(named) - set(self.lectures)):
+                raise ValueError(f"claim {c.id}: source {c.source!r} names no lecture of "
+                                 f"{', '.join(self.lectures)}")
+        return self
+
+
+def lectures_of(source: str) -> list[str]:
+    """The seed lectures a claim's source names: its three-digit numbers, in order."""
+    return list(dict.fromkeys(re.findall(r"\b(\d{3})\b", source)))
 
 
 @dataclass(frozen=True)
@@ -224,7 +241,7 @@ def evaluate_claims(cf: ClaimsFile, per_seed: dict[int, dict[str, dict]],
               for v in ("holds", "fails", "inconclusive", "not run")}
     return {"summary": {"claims": len(results), **counts,
                         "seeds": sorted(per_seed), "min_seeds": cf.min_seeds},
-            "claims": results}
+            "lectures": cf.lectures, "claims": results}
 
 
 def log_verdicts(cfg, result: dict, out: Path) -> None:

@@ -188,6 +188,7 @@ def to_html(doc: Doc) -> str:
         elif isinstance(b, Para):
             text = re.sub(r"`([^`]+)`", r"<code>\1</code>", e(b.text))  # the md's code spans
             text = re.sub(r"[*][*]([^*]+)[*][*]", r"<b>\1</b>", text)  # and bold
+            text = re.sub(r"\[([^\]]+)\]\((#[^)\s]+)\)", r'<a href="\2">\1</a>', text)  # links
             body.append(f"<p>{text}</p>")
         elif isinstance(b, Table):
             cls = "tbl wrap" if b.wrap else "tbl"

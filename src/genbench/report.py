@@ -624,12 +624,18 @@ def _measured(c: dict) -> str:
     return " ".join(p for pair in zip(parts, [*rels, ""]) for p in pair).strip()
 
 
-def _claims_blocks(claims: dict) -> list:
-    """The claims table (conf/claims.yaml judged by the claims stage), the report's first."""
+def _claims_blocks(claims: dict, kinds: dict[str, str] | None = None) -> list:
+    """The claims (conf/claims.yaml judged by the claims stage), the report's first section: one
+    table per seed lecture (the first its source names), failing claims first, each lecture's
+    evidence linked (the sections of the models its claims compare: grids, curves, losses).
+    ``kinds``: model name -> kind, for those links."""
+    from genbench.claims import lectures_of
+
     s = claims["summary"]
     seeds = ", ".join(map(str, s["seeds"]))
-    rows = []
+    lectures = claims.get("lectures") or {}
     order = {"fails": 0, "inconclusive": 1, "holds": 2, "not run": 3}  # what needs a look first
+    groups: dict[str, list] = {}
     for cid, c in sorted(claims["claims"].items(), key=lambda kv: (order.get(kv[1]["verdict"], 4),
                                                                    kv[0])):
         verdict = c["verdict"]
@@ -638,19 +644,43 @@ def _claims_blocks(claims: dict) -> list:
             verdict += f" ({n} seed{'s' if n > 1 else ''}; true in {c['true_in']})"
         elif verdict != "holds":
             verdict += f" ({c.get('reason', '')})"
-        rows.append({"claim": cid, "verdict": verdict, "statement": c["statement"],
-                     "check": c["check"], "measured": _measured(c), "source": c["source"]})
+        lecture = next(iter(lectures_of(c["source"])), "") if lectures else ""
+        groups.setdefault(lecture, []).append(
+            ({"claim": cid, "verdict": verdict, "statement": c["statement"],
+              "check": c["check"], "measured": _measured(c), "source": c["source"]},
+             [k.split(":", 1)[0] for k in c.get("terms", {})]))
     text = (f"{s['claims']} claims from the seed lectures (conf/claims.yaml): {s['holds']} hold, "
             f"{s['fails']} fail, {s['inconclusive']} inconclusive, {s['not run']} not run. "
             f"Seeds: {seeds}. A claim holds when its check is true in every seed (at least "
             f"{s['min_seeds']}), fails when the reverse is true in every seed; 'measured' gives "
             f"the check's numbers (mean ± sd over seeds) and the relation that holds between "
-            f"their means, which for a failing check is the reverse of the check's. Failing "
-            f"claims first, then the "
-            f"inconclusive ones. Rule and metric sources: "
-            f"src/genbench/claims.py.")
-    return [Heading(2, "Claims"), Para(text),
-            Table(pd.DataFrame(rows).set_index("claim"), wrap=True)]
+            f"their means, which for a failing check is the reverse of the check's. One table "
+            f"per lecture (a claim citing two is under the first), failing claims first, then "
+            f"the inconclusive ones; below each, the sections its evidence is in. Rule and "
+            f"metric sources: src/genbench/claims.py.")
+    out = [Heading(2, "Claims"), Para(text)]
+    for lecture in sorted(groups):
+        rows = [r for r, _ in groups[lecture]]
+        if lecture:
+            out.append(Heading(3, f"{lecture}: {lectures.get(lecture, '')}", toc=False))
+        out.append(Table(pd.DataFrame(rows).set_index("claim"), wrap=True))
+        links = _evidence_links([m for _, ms in groups[lecture] for m in ms], kinds or {})
+        if links:
+            out.append(Para("Evidence: " + " · ".join(links) + "."))
+    return out
+
+
+def _evidence_links(models: list[str], kinds: dict[str, str]) -> list[str]:
+    """Links to the report sections the named models' numbers come from."""
+    from genbench.doc import slug
+
+    out = []
+    for m in dict.fromkeys(models):
+        if m == "toys":
+            out.append("[2-D GAN experiments](#2-d-gan-experiments)")
+        elif m in kinds:
+            out.append(f"[{m}](#{slug(f'{m} ({kinds[m]})')})")
+    return out
 
 
 def _document(params: ReportView, df: pd.DataFrame, details: dict, sections: list,
@@ -673,7 +703,7 @@ def _document(params: ReportView, df: pd.DataFrame, details: dict, sections: lis
                  f"digits score near the real images'); 'time s' = train + sample + evaluate."),
             Contents())
     if claims:
-        doc.add(*_claims_blocks(claims))
+        doc.add(*_claims_blocks(claims, dict(df.loc[df["kind"] != "floor", "kind"])))
     doc.add(Heading(2, "Summary"), Para(SUMMARY_TEXT))
     for title, table in _summary_tables(df).items():
         doc.add(Heading(3, title), Table(table))
