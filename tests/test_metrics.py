@@ -76,6 +76,31 @@ def test_precision_recall_hand_made():
     assert p == 1.0 and r < 0.05
 
 
+def test_density_coverage_against_a_nearest_neighbour_reference():
+    """Naeem et al. 2020, Eq. 3-4, computed with scikit-learn's exact k-NN radii and a loop."""
+    from sklearn.neighbors import NearestNeighbors
+
+    real, fake = gaussian_set(200, 4, seed=1), gaussian_set(150, 4, seed=2) + 0.3
+    k = 5
+    # k+1 neighbours: the first is the point itself
+    radii = NearestNeighbors(n_neighbors=k + 1).fit(real.numpy()).kneighbors(real.numpy())[0][:, k]
+    dist = torch.cdist(fake.double(), real.double()).numpy()
+    inside = dist <= radii[None, :]
+    density, coverage = M.density_coverage(real, fake, k)
+    assert density == pytest.approx(inside.sum() / (k * len(fake)), rel=1e-6)
+    assert coverage == pytest.approx(inside.any(0).mean(), rel=1e-6)
+
+
+def test_density_coverage_see_collapse_that_precision_misses():
+    real = gaussian_set(300, 2, seed=7)
+    assert M.density_coverage(real, real.clone(), k=3)[1] == 1.0
+    collapsed = real[:1].repeat(300, 1) + 1e-4 * gaussian_set(300, 2, seed=8)
+    density, coverage = M.density_coverage(real, collapsed, k=3)
+    assert M.precision_recall(real, collapsed, k=3)[0] == 1.0  # precision is fooled
+    assert coverage < 0.05  # coverage is not: one real neighbourhood reached
+    assert M.density_coverage(real, real + 100.0, k=3) == (0.0, 0.0)
+
+
 def test_class_coverage():
     uniform = torch.arange(1000) % 10
     c = M.class_coverage(uniform, 10)

@@ -87,6 +87,25 @@ def precision_recall(f_real: torch.Tensor, f_fake: torch.Tensor, k: int = 3) -> 
     return float(precision), float(recall)
 
 
+def density_coverage(f_real: torch.Tensor, f_fake: torch.Tensor, k: int = 5
+                     ) -> tuple[float, float]:
+    """Density and coverage (Naeem et al. 2020, "Reliable Fidelity and Diversity Metrics for
+    Generative Models", §3.2), robust where precision and recall are not: one fake on an
+    outlier real, or a few prototypes, cannot fill them.
+
+    With B(x_i, r_i) the ball around real x_i whose radius r_i is the distance to its k-th
+    nearest other real: density = 1/(kM) Σ_j Σ_i 1[y_j ∈ B(x_i, r_i)] over the M fakes y_j
+    (about 1 when fakes fall where reals are dense; it can exceed 1); coverage = 1/N Σ_i
+    1[∃ j: y_j ∈ B(x_i, r_i)] over the N reals (the share of real neighbourhoods some fake
+    reaches). (N, F), (M, F) -> (density, coverage)."""
+    f_real, f_fake = f_real.float(), f_fake.float()
+    r_real = _kth_nn_radius(f_real, k)
+    inside = torch.cdist(f_fake, f_real) <= r_real[None, :]  # (M, N)
+    density = inside.sum().item() / (k * len(f_fake))
+    coverage = inside.any(0).float().mean().item()
+    return float(density), float(coverage)
+
+
 def class_coverage(pred: torch.Tensor, num_classes: int, min_share: float = 0.01) -> dict:
     """Class histogram of predicted labels (N,): classes holding ≥ ``min_share`` of samples and
     KL(histogram || uniform) in nats (0 = perfectly balanced, log K = one class)."""

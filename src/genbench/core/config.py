@@ -481,6 +481,15 @@ class ReportView(View):
     models: dict[str, dict[str, Any]]
 
 
+class CoverageView(View):
+    """Stage coverage: the selection, and the evaluator settings its sample metrics use (the
+    reference subset's seed, k of the k-NN balls)."""
+
+    seed: int = Field(ge=0)
+    evaluator: EvaluatorConfig
+    models: dict[str, dict[str, Any]]
+
+
 class GanStudiesView(ReportView):
     """Stage gan_studies: the selection (each studied model's own settings come with its
     evaluate view); its own file, so the report's code does not rerun it."""
@@ -494,7 +503,8 @@ VIEWS: dict[str, type[View]] = {
     "sample/{model}.json": SampleView, "evaluate/{model}.json": EvaluateView,
     "toys.json": ToysView, "report.json": ReportView, "cluster.json": ClusterView,
     "arithmetic.json": ArithmeticView, "tangent_prop.json": TangentPropView,
-    "text.json": TextView, "claims.json": ClaimsView, "gan_studies.json": GanStudiesView}
+    "text.json": TextView, "claims.json": ClaimsView, "gan_studies.json": GanStudiesView,
+    "coverage.json": CoverageView}
 
 
 def write_views(params: Params, out_dir: Path | str, sources=None) -> list[str]:
