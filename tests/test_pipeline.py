@@ -101,7 +101,8 @@ def test_params_are_the_composed_selection(dag):
 
 def test_every_stage_ran_and_is_recorded(dag):
     stages = ["params", "download", "preprocess", "evaluator", "toys", "claims", "report",
-              "cluster", "arithmetic", "tangent_prop", "text", "captions", "gan_studies"] + [
+              "cluster", "arithmetic", "tangent_prop", "text", "captions", "gan_studies",
+              "coverage"] + [
         f"{s}@{m}" for s in ("train", "sample", "evaluate") for m in dag.models] + [
         f"seed@{m}-1" for m in dag.seeded]
     lock = yaml.safe_load((dag.repo / "dvc.lock").read_text())["stages"]
@@ -296,12 +297,13 @@ def test_a_pulled_clone_reruns_nothing(dag, tmp_path):
 
 def test_exp_run_of_one_models_param_reruns_only_what_reads_it(dag):
     """Hydra recomposes params.yaml (every override again): only the model's chain, the stages
-    that read every model's file, and the report rerun."""
+    that read every model's file or outputs (coverage: every model's samples), and the report
+    rerun."""
     out = sh(["dvc", "exp", "run", *(f"-S{o}" for o in dag.overrides), "-S",
               "models.vae.latent_dim=8"], dag.repo)
     assert ran_stages(out) == {"params", "train@vae", "sample@vae", "evaluate@vae",
                                "seed@vae-1", "claims", "report", "cluster", "arithmetic",
-                               "tangent_prop", "gan_studies"}
+                               "tangent_prop", "gan_studies", "coverage"}
 
 
 def test_dropped_models_leave_the_report(dag):
