@@ -145,12 +145,22 @@ def sample_metrics(extract: FeatureExtractor, ref: dict[str, torch.Tensor],
     return metrics_of_features(extract(candidates), ref, cfg, num_classes, seed)
 
 
+def reference_subset(n_reference: int, n: int, seed: int) -> torch.Tensor:
+    """The indices of the ``n`` reference (train) images precision/recall compare ``n``
+    candidates with: a seeded draw, the same for every model and metric of one run."""
+    return torch.randperm(n_reference, generator=torch.Generator().manual_seed(seed))[:n]
+
+
+def heldout_pick(n_heldout: int, n: int, seed: int) -> torch.Tensor:
+    """The indices of the held-out (val + test) images scored as the real-data floor."""
+    return torch.randperm(n_heldout, generator=torch.Generator().manual_seed(seed))[:n]
+
+
 def metrics_of_features(out: dict[str, torch.Tensor], ref: dict[str, torch.Tensor],
                         cfg: EvaluatorConfig, num_classes: int, seed: int = 0) -> dict:
     """:func:`sample_metrics` of candidates already passed through the extractor (``out``)."""
     n = len(out["features"])
-    g = torch.Generator().manual_seed(seed)
-    sub = torch.randperm(len(ref["features"]), generator=g)[:n]
+    sub = reference_subset(len(ref["features"]), n, seed)
     kid_mean, kid_std = M.kid(ref["features"], out["features"], cfg.kid_subsets,
                               cfg.kid_subset_size, seed)
     is_mean, is_std = M.inception_score(out["logits"], seed=seed)

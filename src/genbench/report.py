@@ -309,22 +309,15 @@ ROLE_TITLES = {"unconditional": "Unconditional generators",
                "translation": "Translation models (outputs for test inputs)"}
 
 
-def _declares(kinds: pd.Series, flag: str) -> pd.Series:
-    from genbench.models.registry import registered
-
-    return kinds.map(lambda k: bool(getattr(registered().get(k), flag, False)))
-
-
 def roles(df: pd.DataFrame) -> pd.Series:
-    """Each model row's role (:data:`ROLES`): a translator by its class; conditional when its
-    samples were judged for the class asked for (InfoGAN's codes are not classes)."""
+    """Each model row's role (:data:`ROLES`, :func:`genbench.models.registry.role_of`): judged
+    for a class when its metrics have a class accuracy."""
+    from genbench.models.registry import role_of
+
     rows = df[df["kind"] != "floor"]
-    asked = rows.get("class_accuracy", pd.Series(dtype=float)).reindex(rows.index).notna()
-    asked &= ~_declares(rows["kind"], "labels_are_codes")
-    role = pd.Series("unconditional", index=rows.index)
-    role[asked] = "conditional"
-    role[_declares(rows["kind"], "translates")] = "translation"
-    return role
+    judged = rows.get("class_accuracy", pd.Series(dtype=float)).reindex(rows.index).notna()
+    return pd.Series([role_of(k, j) for k, j in zip(rows["kind"], judged)], index=rows.index,
+                     dtype=object)
 
 
 #: the summary's order within a table: read as digits, then not, then not gated, then

@@ -40,6 +40,16 @@ def model_class(kind: str) -> type:
     return models[kind]
 
 
+def role_of(kind: str, judged_for_class: bool) -> str:
+    """What a model's scored outputs are: "translation" (its class translates test inputs),
+    "conditional" (samples drawn for a class and judged by class accuracy; InfoGAN's codes are
+    not classes) or "unconditional". Their numbers do not compare across roles."""
+    cls = model_class(kind)
+    if cls.translates:
+        return "translation"
+    return "conditional" if judged_for_class and not cls.labels_are_codes else "unconditional"
+
+
 def model_config_of(params, name: str):
     """The validated typed config of model ``name`` of ``params`` (a :class:`Params` or a stage
     view with a ``models`` section); one line naming the selected models if it is not one."""

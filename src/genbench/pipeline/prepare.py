@@ -86,7 +86,7 @@ def train_evaluator(params: EvaluatorView, processed_dir, out_model, out_metrics
     NC.save_classifier(out_model, net, cfg, meta["shape"], meta["num_classes"], reference)
     heldout = torch.cat([val.x, test.x])
     n = min(params.budget.n_samples, len(heldout))
-    pick = torch.randperm(len(heldout), generator=torch.Generator().manual_seed(params.seed))[:n]
+    pick = E.heldout_pick(len(heldout), n, params.seed)
     floor = E.sample_metrics(extract, NC.as_reference(reference), heldout[pick], cfg,
                              meta["num_classes"], params.seed)
     out = {"test_accuracy": E.accuracy(net, test.x, test.y),

@@ -18,12 +18,13 @@ def section(c: dict, fig_rel: str | None = None) -> list:
            Para(f"Naeem et al. (2020): density = how many real neighbourhoods (each real "
                 f"image's ball out to its k-th nearest real, k = {c['k']} as precision/recall "
                 f"use) a sample falls in, over k (about 1 where samples sit where real images "
-                f"are dense; it can exceed 1); coverage = the share of real images whose neighbourhood some sample "
-                f"reaches. Unlike precision and recall, a few prototypes or one sample on an "
-                f"outlier cannot fill them: a collapsed model keeps a high precision but a low "
-                f"coverage. The same images and real reference subset as the evaluate stage's "
-                f"precision and recall; one table per kind of output, ranked by coverage; the "
-                f"last row scores the held-out real images the same way.")]
+                f"are dense; it can exceed 1); coverage = the share of real images whose "
+                f"neighbourhood some sample reaches. Unlike precision and recall, a few "
+                f"prototypes or one sample on an outlier cannot fill them: a collapsed model "
+                f"keeps a high precision but a low coverage. The same images and real "
+                f"reference subset as the evaluate stage's precision and recall; one table per "
+                f"kind of output, ranked by coverage; the last row scores the held-out real "
+                f"images the same way.")]
     cols = ["kind", "coverage", "density", "precision", "recall", "collapsed"]
     floor = pd.DataFrame([c["floor"]], index=[FLOOR]).reindex(columns=cols)
     names = {"coverage": "coverage ↑", "density": "density", "precision": "precision ↑",

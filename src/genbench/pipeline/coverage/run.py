@@ -22,17 +22,10 @@ import torch
 from genbench.core import data as D
 from genbench.core.config import CoverageView
 from genbench.core.io import read_json, torch_load, write_json
-from genbench.models.registry import model_class
+from genbench.models.registry import model_class, role_of
 from genbench.nn import classifier as NC
 
 log = logging.getLogger("genbench.coverage")
-
-
-def _reference(ref: torch.Tensor, n: int, seed: int) -> torch.Tensor:
-    """The real features precision and recall used: the same seeded subset of the train split's
-    (:func:`genbench.evaluator.metrics_of_features`)."""
-    g = torch.Generator().manual_seed(seed)
-    return ref[torch.randperm(len(ref), generator=g)[:n]]
 
 
 def _outputs(kind: str, stored: dict, n: int) -> torch.Tensor:
@@ -43,17 +36,8 @@ def _outputs(kind: str, stored: dict, n: int) -> torch.Tensor:
     return stored["x"] if cls.translates else stored["x"][:n]
 
 
-def _role(kind: str, stored: dict) -> str:
-    """unconditional, conditional (samples drawn for a class, judged by class accuracy) or
-    translation, as the report's summary splits them."""
-    cls = model_class(kind)
-    if cls.translates:
-        return "translation"
-    return "conditional" if "y" in stored and not cls.labels_are_codes else "unconditional"
-
-
-def coverage(params: CoverageView, processed_dir, evaluator_path, samples_dir, metrics_dir,
-             out) -> dict:
+def coverage(params: CoverageView, processed_dir, evaluator_path, evaluator_metrics,
+             samples_dir, metrics_dir, out) -> dict:
     """metrics/coverage.json: per model (and the floor) density, coverage, and the precision,
     recall and gate of its metrics file; ``k`` = ``evaluator.pr_k`` (as precision/recall)."""
     from genbench import evaluator as E
@@ -62,6 +46,11 @@ def coverage(params: CoverageView, processed_dir, evaluator_path, samples_dir, m
     t0, k, seed = time.perf_counter(), params.evaluator.pr_k, params.seed
     extract = E.FeatureExtractor(NC.load_classifier(evaluator_path), params.evaluator)
     ref = NC.load_reference(evaluator_path)["features"]
+
+    def scores(images: torch.Tensor) -> tuple[float, float]:  # against P/R's real subset
+        real = ref[E.reference_subset(len(ref), len(images), seed)]
+        return M.density_coverage(real, extract(images)["features"], k)
+
     rows = {}
     for name, section in params.models.items():
         m = read_json(Path(metrics_dir) / f"{name}.json",
@@ -69,9 +58,9 @@ def coverage(params: CoverageView, processed_dir, evaluator_path, samples_dir, m
         stored = torch_load(Path(samples_dir) / name / "samples.pt",
                             fix=f"resample: dvc repro -f sample@{name}")
         images = _outputs(section["kind"], stored, m["n"])
-        feats = extract(images)["features"]
-        density, cov = M.density_coverage(_reference(ref, len(images), seed), feats, k)
-        rows[name] = {"kind": section["kind"], "role": _role(section["kind"], stored),
+        density, cov = scores(images)
+        rows[name] = {"kind": section["kind"], "role": role_of(section["kind"],
+                                                               "class_accuracy" in m),
                       "n": len(images), "density": density,
                       "coverage": cov, "precision": m.get("precision"), "recall": m.get("recall"),
                       "reads_as_digits": m.get("reads_as_digits"),
@@ -79,12 +68,11 @@ def coverage(params: CoverageView, processed_dir, evaluator_path, samples_dir, m
         log.info("%s: density %.3f, coverage %.3f (precision %.3f, recall %.3f)", name, density,
                  cov, m.get("precision", float("nan")), m.get("recall", float("nan")))
     # the floor: the held-out real images the evaluator stage scored, drawn the same way
+    n = read_json(evaluator_metrics, fix="rerun the evaluator stage: dvc repro evaluator")[
+        "floor"]["n"]
     heldout = torch.cat([D.load_split(processed_dir, "val").x,
                          D.load_split(processed_dir, "test").x])
-    n = min(max((r["n"] for r in rows.values()), default=len(heldout)), len(heldout))
-    pick = torch.randperm(len(heldout), generator=torch.Generator().manual_seed(seed))[:n]
-    real = extract(heldout[pick])["features"]
-    density, cov = M.density_coverage(_reference(ref, n, seed), real, k)
+    density, cov = scores(heldout[E.heldout_pick(len(heldout), n, seed)])
     result = {"k": k, "models": rows,
               "floor": {"n": n, "density": density, "coverage": cov},
               "seconds": time.perf_counter() - t0}
