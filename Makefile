@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export DVC_NO_ANALYTICS := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install repro quickstart exps readme test test-fast golden bench params mlflow-ui mlflow-server clean-outputs
+.PHONY: install repro tune quickstart exps readme test test-fast golden bench params mlflow-ui mlflow-server clean-outputs
 
 # The stamp depends on the pins: changing pyproject.toml or requirements.lock reinstalls.
 $(VENV)/.installed: pyproject.toml requirements.lock
@@ -20,6 +20,11 @@ install: $(VENV)/.installed
 
 repro: install  ## rebuild every result of params.yaml: dvc repro, one stage per core side by side
 	source $(BIN)/activate && python -m genbench.repro
+
+# Not part of `make repro`: rewrites reports/tune.json, reports/tune/ and conf/tuned/ (which
+# the tuned arms' conf/model files include); then `make params` and `make repro` retrain them.
+tune: install  ## the tuning study: random search per claim arm at equal CPU-seconds (conf/tune.yaml)
+	source $(BIN)/activate && python -m genbench.pipeline.tune.run
 
 quickstart: install  ## the first experiment: one model (vae) on the tiny digits data, ~1 min
 	source $(BIN)/activate && dvc exp run -S data=digits -S budget=smoke -S 'model=[vae]'

@@ -3,6 +3,7 @@ claims file against the committed default run's metrics (every operand must reso
 
 from __future__ import annotations
 
+import json
 import statistics
 
 import pytest
@@ -217,3 +218,85 @@ def test_report_groups_claims_by_their_first_lecture_and_links_the_evidence():
     assert titles == ["Claims", "000: Tresp", "004: Bios 740"]
     paras = [b.text for b in blocks if type(b).__name__ == "Para"]
     assert "Evidence: [vae](#vae-vae)." in paras and "Evidence: [gan](#gan-gan)." in paras
+
+
+def test_wilcoxon_p_beside_the_sign_rule():
+    """The exact one-sided paired test, checked against its closed form: with every seed
+    agreeing p = 2^-n (scipy's exact null distribution); it never decides the verdict."""
+    five = _seeds(*[{"a": {"fid": i}, "b": {"fid": i + 1 + i}} for i in range(5)])
+    r = judge(_claim("a:fid < b:fid"), five, {"a", "b"}, 3)
+    assert r["verdict"] == "holds" and r["p_wilcoxon"] == pytest.approx(1 / 32)
+    three = dict(list(five.items())[:3])
+    assert judge(_claim("a:fid < b:fid"), three, {"a", "b"}, 3)["p_wilcoxon"] == \
+        pytest.approx(1 / 8)
+    # one of five reversed, the smallest difference: rank 1 of 15 against → p = 2/32
+    mixed = _seeds({"a": {"fid": 2}, "b": {"fid": 1}},
+                   *[{"a": {"fid": 0}, "b": {"fid": 10 * (i + 1)}} for i in range(4)])
+    r = judge(_claim("a:fid < b:fid"), mixed, {"a", "b"}, 3)
+    assert r["verdict"] == "inconclusive" and r["p_wilcoxon"] == pytest.approx(2 / 32)
+    assert judge(_claim("a:fid > b:fid"), five, {"a", "b"}, 3)["p_wilcoxon"] == pytest.approx(1)
+    ties = _seeds(*[{"a": {"fid": 2}, "b": {"fid": 2}}] * 3)
+    assert judge(_claim("a:fid < b:fid"), ties, {"a", "b"}, 3)["p_wilcoxon"] is None
+    chain = _seeds(*[{"a": {"x": 1}, "b": {"x": 2}, "c": {"x": 3}}] * 3)
+    assert "p_wilcoxon" not in judge(_claim("a:x < b:x < c:x"), chain, {"a", "b", "c"}, 3)
+
+
+def test_more_seeds_reach_only_their_models(tmp_path):
+    """Seeds 3, 4 of the models with more seeds: a claim between two of them is judged on five
+    seeds, a claim with another model on the three they share."""
+    for m, seeds in (("a", (1, 2, 3, 4)), ("b", (1, 2, 3, 4)), ("c", (1, 2))):
+        for s in seeds:
+            f = tmp_path / m / f"{s}.json"
+            f.parent.mkdir(parents=True, exist_ok=True)
+            f.write_text(json.dumps({"seed": s, "metrics": {"fid": 10 * s + ord(m)},
+                                     "analyses": {}}))
+    per_seed = {0: {"a": {"fid": 1.0}, "b": {"fid": 2.0}, "c": {"fid": 3.0}}}
+    per_seed.update(collect_seeds(tmp_path, ["a", "b", "c"], [1, 2]))
+    per_seed.update(collect_seeds(tmp_path, ["a", "b"], [3, 4]))
+    assert judge(_claim("a:fid < b:fid"), per_seed, {"a", "b", "c"}, 3)["seeds"] == [0, 1, 2, 3, 4]
+    assert judge(_claim("a:fid < c:fid"), per_seed, {"a", "b", "c"}, 3)["seeds"] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("override,message", [
+    ("more_seeds=[1]", "none of seed and seeds"),
+    ("more_seeds=[3,3]", "distinct seeds"),
+    ("+more_seeded.pca={}", "not in seeded")])
+def test_more_seeds_are_validated(override, message):
+    from genbench.core.config import Params, compose_params, validate
+
+    raw = compose_params([override], conf_dir=ROOT / "conf")
+    with pytest.raises(ConfigError, match=message):
+        validate(Params, raw)
+
+
+@pytest.mark.parametrize("check", ["a:fid =< b:fid", "a:fid => b:fid", "a:fid < b:f id",
+                                   "A:fid < b:fid"])
+def test_malformed_operators_and_operands_are_refused(check):
+    """`=<` used to parse as the operand "a:fid =" and the claim became "not run"."""
+    with pytest.raises(ValueError, match="model:metric.path"):
+        parse_check(check)
+
+
+def test_a_claim_naming_no_model_is_an_error(tmp_path):
+    f = tmp_path / "claims.yaml"
+    f.write_text(yaml.safe_dump({"claims": [{"id": "c", "statement": "s", "source": "000",
+                                             "check": "vea:fid < gan:fid"}]}))
+    with pytest.raises(ConfigError, match="claim c: vea is not a model"):
+        load_claims(f, {"vae", "gan"})
+    assert load_claims(f) is not None  # without the list of models only the syntax is checked
+    known = {p.stem for p in (ROOT / "conf" / "model").glob("*.yaml")}
+    load_claims(ROOT / "conf" / "claims.yaml", known)  # the repository's claims all resolve
+
+
+def test_claims_decided_on_a_steep_curve_are_marked(tmp_path):
+    """A model whose curve of the compared metric still moved > 10% over its last segment."""
+    from genbench.claims import last_change, mark_steep
+
+    (tmp_path / "a.csv").write_text("step,fid,recall\n1,500,0.1\n2,400,0.5\n3,300,0.6\n")
+    (tmp_path / "b.csv").write_text("step,fid,recall\n1,500,0.1\n2,210,0.5\n3,200,0.6\n")
+    assert last_change(tmp_path / "a.csv", "fid") == pytest.approx(-0.25)
+    assert last_change(tmp_path / "missing.csv", "fid") is None
+    result = {"claims": {"c": {"terms": {"a:fid": {}, "b:fid": {}}}, "d": {"verdict": "x"}}}
+    mark_steep(result, tmp_path)
+    assert result["claims"]["c"]["steep"] == {"a": pytest.approx(-0.25)}
+    assert "steep" not in result["claims"]["d"]

@@ -16,6 +16,7 @@ def _node(rev, name, params, fid, exps=None):
 
 def _params(models, data="mnist5k", **vae):
     return {"seed": 0, "data": {"name": data, "image_size": 28 if data == "mnist5k" else 8},
+            "budget": {"name": "default"},
             "models": {m: {"kind": m, "lr": 0.001, **(vae if m == "vae" else {})}
                        for m in models}}
 
@@ -49,3 +50,8 @@ def test_render_fits_200_columns_and_lists_every_experiment():
     assert vae.split()[1:] == ["4.62", "138.0", "4.30", "4.60"]
     gmm = next(line for line in lines if line.startswith("gmm "))
     assert gmm.split()[1:] == ["–", "139.0", "–", "0.15"]
+    # every column says what it was measured on
+    data = next(line for line in lines if line.startswith("  data "))
+    assert data.split()[1:] == ["digits", "mnist5k", "digits", "digits"]
+    assert next(line for line in lines if line.startswith("  budget ")).split()[1:] == \
+        ["default"] * 4

@@ -77,7 +77,7 @@ def dag(repo, root):
     # one extra seed keeps CI short (a verdict needs 3 seeds: here the stages must only run)
     # tangent prop's encoder: the AE kind's model CI selects (the default, cae, is a variant)
     overrides = ["data=digits", "budget=smoke", f"model=[{','.join(models)}]", "seeds=[1]",
-                 "tangent_prop.encoder=ae"]
+                 "more_seeds=[2]", "tangent_prop.encoder=ae"]
     sh([sys.executable, "-c", "import sys; from genbench.core.config import write_params; "
         "write_params(overrides=sys.argv[1:])", *overrides], repo)
     sh(["git", "commit", "-qam", "digits smoke"], repo)
@@ -85,6 +85,7 @@ def dag(repo, root):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     return SimpleNamespace(repo=repo, models=models, overrides=overrides, params=params,
                            seeded=list(params["seeded"]),
+                           more_seeded=list(params["more_seeded"]),
                            report=(repo / "reports" / "report.md").read_text())
 
 
@@ -97,6 +98,7 @@ def test_params_are_the_composed_selection(dag):
     assert p["data"]["name"] == "digits" and p["budget"]["name"] == "smoke"
     assert list(p["models"]) == dag.models
     assert dag.seeded and set(dag.seeded) < set(dag.models)  # the models that claims compare
+    assert dag.more_seeded and set(dag.more_seeded) < set(dag.seeded)  # ... over 5 seeds
 
 
 def test_every_stage_ran_and_is_recorded(dag):
@@ -104,7 +106,7 @@ def test_every_stage_ran_and_is_recorded(dag):
               "cluster", "arithmetic", "tangent_prop", "text", "captions", "gan_studies",
               "coverage"] + [
         f"{s}@{m}" for s in ("train", "sample", "evaluate") for m in dag.models] + [
-        f"seed@{m}-1" for m in dag.seeded]
+        f"seed@{m}-1" for m in dag.seeded] + [f"seed_more@{m}-2" for m in dag.more_seeded]
     lock = yaml.safe_load((dag.repo / "dvc.lock").read_text())["stages"]
     assert set(stages) == set(lock)
 
@@ -176,12 +178,18 @@ def test_the_claims_are_judged_over_the_seeds(dag):
     report = dag.report
     assert report.index("## Claims") < report.index("## Summary")
     claims = read(dag, "reports/claims.json")
-    assert claims["summary"]["claims"] >= 25 and claims["summary"]["seeds"] == [0, 1]
-    for m in dag.seeded:
-        extra = read(dag, f"metrics/seeds/{m}/1.json")
+    assert claims["summary"]["claims"] >= 25 and claims["summary"]["seeds"] == [0, 1, 2]
+    assert claims["summary"]["more_seeds"] == {"seeds": [2], "models": dag.more_seeded}
+    for m, s in [(m, 1) for m in dag.seeded] + [(m, 2) for m in dag.more_seeded]:
+        extra = read(dag, f"metrics/seeds/{m}/{s}.json")
         main = read(dag, f"metrics/models/{m}.json")
-        assert extra["seed"] == 1 and set(extra["metrics"]) == set(main) - {"curve"}, m
+        assert extra["seed"] == s and set(extra["metrics"]) == set(main) - {"curve"}, m
     assert any(len(c.get("seeds", [])) == 2 for c in claims["claims"].values())
+    # a claim between two models with more seeds is judged on them all, with its Wilcoxon p
+    both = [c for c in claims["claims"].values()
+            if {t.split(":")[0] for t in c.get("terms", {})} <= set(dag.more_seeded)
+            and c.get("terms")]
+    assert both and all(c["seeds"] == [0, 1, 2] and "p_wilcoxon" in c for c in both)
     assert claims["claims"]["ring_gan_misses_modes"]["seeds"] == [0, 1]  # toys over seeds too
     assert all(c["verdict"] in ("holds", "fails", "inconclusive", "not run")
                for c in claims["claims"].values())

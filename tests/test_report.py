@@ -45,3 +45,19 @@ def test_the_committed_report_shows_every_configured_model_and_calls_none_missin
         assert f"| {name} " in text, f"{name}: in params.yaml, in no table of the report"
         assert f"### {name} (" in text, f"{name}: no section of its own in the report"
     assert "not implemented" not in text.lower()
+
+
+def test_the_dvc_metric_carries_one_number_per_claim():
+    """`dvc metrics diff` shows a claim flipping as one line: summary.json has the counts and a
+    code per claim; the strings stay in reports/claims.json (a plain output)."""
+    from genbench.report import _claims_summary
+
+    verdicts = {"summary": {"claims": 2, "holds": 1, "fails": 1, "inconclusive": 0,
+                            "not run": 0, "seeds": [0, 1, 2], "min_seeds": 3,
+                            "more_seeds": {"seeds": [], "models": []}},
+                "claims": {"a": {"verdict": "holds", "verdict_code": 1, "reason": "r"},
+                           "b": {"verdict": "fails", "verdict_code": -1, "reason": "r"}}}
+    s = _claims_summary(verdicts)["claims"]
+    assert s == {"claims": 2, "holds": 1, "fails": 1, "inconclusive": 0, "not run": 0,
+                 "min_seeds": 3, "verdict": {"a": 1, "b": -1}}
+    assert _claims_summary(None) == {}

@@ -5,14 +5,21 @@ gmm:nll_nats``: an operand is ``model:metric.path`` (the model's evaluate output
 number. It is evaluated once per seed on that seed's metrics, paired: the same data split and
 evaluator, models differing only in their training seed.
 
-Verdict (a sign rule over seeds, not a significance test; with n seeds and no real difference
-the relation comes out the same way in every seed with probability 2·2⁻ⁿ, 25% at n = 3):
+Verdict (a sign rule over seeds; with n seeds and no real difference the relation comes out
+the same way in every seed with probability 2·2⁻ⁿ, 25% at n = 3, 6.25% at n = 5):
 
 - **holds**: the relation is true in every seed, with at least ``min_seeds`` seeds;
 - **fails**: for some adjacent pair the reverse strict relation is true in every seed (at least
   ``min_seeds``): e.g. ``a < b`` fails when ``a > b`` in every seed;
 - **inconclusive**: otherwise, including too few seeds (the reason says which);
 - **not run**: an operand's model is not selected, or its metric is missing.
+
+Beside it, for a two-operand check, the paired one-sided Wilcoxon signed-rank test over the
+seeds (Wilcoxon 1945; :func:`scipy.stats.wilcoxon`, exact null distribution) in the check's
+direction: ``p_wilcoxon``. It does not decide the verdict; the sign rule does. With every seed
+agreeing, its p is 2⁻ⁿ: 0.125 at 3 seeds (never below 0.05), 0.031 at 5, so a claim whose
+models run ``more_seeds`` (5 seeds in all) that holds has p < 0.05 too; with fewer than all
+seeds agreeing p says how far from a verdict the numbers are.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ OPS = {"<": lambda a, b: a < b, ">": lambda a, b: a > b, "<=": lambda a, b: a <=
 REVERSE = {"<": ">", ">": "<", "<=": ">", ">=": "<"}  # strictly the other way
 VERDICT_CODE = {"holds": 1, "inconclusive": 0, "fails": -1}  # for `dvc metrics diff`
 _TOKEN = re.compile(r"\s*(<=|>=|<|>)\s*")
+_MODEL = re.compile(r"[a-z0-9_]+")  # a conf/model name, or toys
+_PATH = re.compile(r"[A-Za-z0-9_.\-]+")  # a flattened metrics key
 
 
 class Claim(BaseModel):
@@ -91,10 +100,11 @@ def parse_check(text: str) -> tuple[list[Operand], list[str]]:
     for o in operands:
         o = o.strip()
         if ":" in o:
-            model, path = o.split(":", 1)
-            if not model or not path:
-                raise ValueError(f"{text!r}: operand {o!r} is not model:metric")
-            out.append(Operand(model.strip(), path.strip()))
+            model, path = (x.strip() for x in o.split(":", 1))
+            if not _MODEL.fullmatch(model) or not _PATH.fullmatch(path):
+                raise ValueError(f"{text!r}: operand {o!r} is not model:metric.path (an "
+                                 f"operator is one of <, >, <=, >=)")
+            out.append(Operand(model, path))
         else:
             try:
                 out.append(Operand(None, value=float(o)))
@@ -104,8 +114,10 @@ def parse_check(text: str) -> tuple[list[Operand], list[str]]:
     return out, ops
 
 
-def load_claims(path: Path | str) -> ClaimsFile:
-    """conf/claims.yaml validated: schema, unique ids, every check parsed (one-line errors)."""
+def load_claims(path: Path | str, known_models: set[str] | None = None) -> ClaimsFile:
+    """conf/claims.yaml validated: schema, unique ids, every check parsed, and (with
+    ``known_models``: the conf/model names) every operand's model known or ``toys`` (one-line
+    errors: a typo is an error, while a known model that is not selected makes "not run")."""
     import yaml
 
     from genbench.core.config import validate
@@ -124,9 +136,14 @@ def load_claims(path: Path | str) -> ClaimsFile:
             raise ConfigError(f"{path}: claim id {c.id!r} appears twice")
         seen.add(c.id)
         try:
-            parse_check(c.check)
+            operands, _ = parse_check(c.check)
         except ValueError as err:
             raise ConfigError(f"{path}: claim {c.id}: check {err}") from None
+        unknown = sorted({o.model for o in operands if o.model is not None}
+                         - set(known_models or ()) - {"toys"}) if known_models else []
+        if unknown:
+            raise ConfigError(f"{path}: claim {c.id}: {', '.join(unknown)} is not a model "
+                              f"(no conf/model/{unknown[0]}.yaml)")
     return cf
 
 
@@ -177,8 +194,58 @@ def judge(claim: Claim, per_seed: dict[int, dict[str, dict]], selected: set[str]
         verdict, reason = "inconclusive", f"true in {true_in} of {n} seeds"
     terms = {str(o): _stats([vals[s][k] for s in seeds]) for k, o in enumerate(operands)
              if o.model is not None}
+    test = {"p_wilcoxon": wilcoxon_p([vals[s][0] for s in seeds], [vals[s][1] for s in seeds],
+                                     ops[0])} if len(operands) == 2 else {}
     return {**out, "verdict": verdict, "reason": reason, "seeds": seeds, "true_in": true_in,
-            "terms": terms}
+            "terms": terms, **test}
+
+
+def wilcoxon_p(a: list[float], b: list[float], op: str) -> float | None:
+    """One-sided p of the paired Wilcoxon signed-rank test that ``a op b`` over the seeds
+    (exact; zero differences dropped, Wilcoxon's rule); None when every difference is zero."""
+    from scipy.stats import wilcoxon
+
+    d = [x - y for x, y in zip(a, b) if x != y]
+    if not d:
+        return None
+    alternative = "less" if op in ("<", "<=") else "greater"
+    return float(wilcoxon(d, alternative=alternative, method="exact").pvalue)
+
+
+#: how much a metric may still move over a learning curve's last segment (the last fifth of
+#: training at the default 5 points) for the model to count as flattened
+STEEP = 0.10
+
+
+def last_change(curve_csv: Path, metric: str) -> float | None:
+    """The relative change of ``metric`` over the last segment of a learning curve
+    (metrics/curves/<model>.csv): (last - previous) / |previous|; None without two points."""
+    import csv
+
+    if not Path(curve_csv).exists():
+        return None
+    with open(curve_csv, newline="") as f:
+        vals = [float(r[metric]) for r in csv.DictReader(f) if r.get(metric) not in (None, "")]
+    if len(vals) < 2 or not vals[-2]:
+        return None
+    return (vals[-1] - vals[-2]) / abs(vals[-2])
+
+
+def mark_steep(result: dict, curves_dir: Path) -> None:
+    """Per claim, each model operand whose main-seed learning curve of the compared metric
+    still moved by more than :data:`STEEP` over its last segment: ``steep`` {model: change}
+    (a verdict decided where a curve is still steep may change with a longer budget)."""
+    for c in result["claims"].values():
+        if "terms" not in c:
+            continue
+        steep = {}
+        for term in c["terms"]:
+            model, path = term.split(":", 1)
+            change = last_change(Path(curves_dir) / f"{model}.csv", path)
+            if change is not None and abs(change) > STEEP:
+                steep[model] = change
+        if steep:
+            c["steep"] = steep
 
 
 def collect(metrics_dir: Path, analyses_dir: Path, toys: Path | None,
@@ -231,7 +298,7 @@ def collect_seeds(seeds_dir: Path, seeded, seeds, toys: Path | None = None) -> d
 
 
 def evaluate_claims(cf: ClaimsFile, per_seed: dict[int, dict[str, dict]],
-                    selected: set[str]) -> dict:
+                    selected: set[str], more: dict | None = None) -> dict:
     """reports/claims.json: the verdicts and their numbers, and a count per verdict."""
     results = {c.id: {"statement": c.statement, "source": c.source,
                       **judge(c, per_seed, selected, cf.min_seeds)} for c in cf.claims}
@@ -240,7 +307,9 @@ def evaluate_claims(cf: ClaimsFile, per_seed: dict[int, dict[str, dict]],
     counts = {v: sum(r["verdict"] == v for r in results.values())
               for v in ("holds", "fails", "inconclusive", "not run")}
     return {"summary": {"claims": len(results), **counts,
-                        "seeds": sorted(per_seed), "min_seeds": cf.min_seeds},
+                        "seeds": sorted(per_seed), "min_seeds": cf.min_seeds,
+                        # the seeds only some models run (more_seeds) and those models
+                        "more_seeds": more or {"seeds": [], "models": []}},
             "lectures": cf.lectures, "claims": results}
 
 
@@ -260,18 +329,27 @@ def log_verdicts(cfg, result: dict, out: Path) -> None:
 
 def run_claims(params, claims_file: Path, metrics_dir: Path, analyses_dir: Path,
                toys: Path | None, out: Path, seeds_dir: Path | None = None,
-               studies: Path | None = None) -> dict:
+               studies: Path | None = None, curves_dir: Path | None = None) -> dict:
     """The ``claims`` stage on the main chains' metrics (seed ``params.seed``); claims.json
     written atomically, the verdicts logged to MLflow."""
     from genbench.core.io import write_json
 
-    cf = load_claims(claims_file)
+    known = {f.stem for f in (Path(claims_file).parent / "model").glob("*.yaml")}
+    cf = load_claims(claims_file, known or None)
     models = list(params.models)
     per_seed = {params.seed: collect(Path(metrics_dir), Path(analyses_dir), toys, models,
                                      studies)}
     if seeds_dir is not None:
         per_seed.update(collect_seeds(Path(seeds_dir), params.seeded, params.seeds, toys))
-    result = evaluate_claims(cf, per_seed, set(models))
+        for s, models_of_seed in collect_seeds(Path(seeds_dir), params.more_seeded,
+                                               params.more_seeds).items():
+            if models_of_seed:  # only the models with more seeds: claims over them get 5
+                per_seed[s] = models_of_seed
+    more = {"seeds": [s for s in params.more_seeds if s in per_seed],
+            "models": [m for m in params.more_seeded if m in models]}
+    result = evaluate_claims(cf, per_seed, set(models), more)
+    if curves_dir is not None:
+        mark_steep(result, Path(curves_dir))
     write_json(out, result)
     log_verdicts(params.mlflow, result, Path(out))
     return result

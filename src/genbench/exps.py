@@ -5,7 +5,8 @@ file dependency (~340), and DVC has no setting to hide them; ``--only-changed`` 
 once experiments select other models or data (every key of a dropped model differs). This reads
 ``dvc exp show --json`` and prints, per experiment, the params that differ from its baseline
 commit in one line, then one table per summary metric (reports/summary.json: FID, KID, test
-NLL) with a row per model and a column per experiment.
+NLL) with a row per model and a column per experiment, headed by the data set and budget it
+was measured on.
 
     python -m genbench.exps [-A] [-n N] [--metrics fid,nll_nats] [--width 200]
 """
@@ -122,6 +123,11 @@ def _table(exps: list[Exp], metric: str, width: int) -> list[str]:
     for start in range(0, len(exps), per):
         cols = list(range(start, min(start + per, len(exps))))
         lines.append(f"{TITLES.get(metric, metric):<{w0}}" + "".join(f"{i:>11}" for i in cols))
+        # what each column was measured on: a FID on the 8x8 digits at the smoke budget is
+        # not comparable with one on mnist5k
+        for key in ("data", "budget"):
+            lines.append(f"{'  ' + key:<{w0}}" + "".join(
+                f"{str(exps[i].params.get(f'{key}.name', '?'))[:10]:>11}" for i in cols))
         for n in names:
             vals = [((exps[i].summary.get("models") or {}).get(n) or {}).get(metric)
                     for i in cols]

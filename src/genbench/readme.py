@@ -3,7 +3,8 @@ DVC metric and claim verdicts.
 
 The part of README.md between :data:`BEGIN` and :data:`END` is written from
 ``reports/summary.json`` (the report stage's metric: per model FID, confidence, recall, test NLL
-and the gate) and ``reports/claims.json`` (the claims stage's verdicts), with each model's
+and the gate), ``reports/claims.json`` (the claims stage's verdicts) and, where ``make tune``
+has run, ``reports/tune.json`` (the tuning study's paragraph), with each model's
 family from its class (params.yaml names the kind); the same markers in docs/claims.md hold the
 table of the claims that do not hold, with each seed's values. ``tests/test_readme.py``
 regenerates both from the committed files and fails when they differ, so neither can show
@@ -45,9 +46,9 @@ def _families(kinds: dict[str, str]) -> dict[str, list[str]]:
             if f in fams.values()}
 
 
-def results(summary: dict, claims: dict, kinds: dict[str, str]) -> str:
+def results(summary: dict, claims: dict, kinds: dict[str, str], tune: dict | None = None) -> str:
     """The generated markdown (without the markers). ``kinds``: model name -> kind, in
-    params.yaml's order."""
+    params.yaml's order; ``tune``: reports/tune.json where ``make tune`` has run."""
     from genbench.report import FLOOR
 
     g, models = summary["gate"], summary["models"]
@@ -68,12 +69,37 @@ def results(summary: dict, claims: dict, kinds: dict[str, str]) -> str:
                          f"{_num(m.get('confidence'), '.3f')} | {_num(m.get('recall'), '.2f')} | "
                          f"{_num(m.get('nll_nats'), '.1f')} | {_gate(m)} |")
     s = claims["summary"]
-    seeds = ", ".join(str(x) for x in s["seeds"])
     lines += ["", f"**The claims** ({s['claims']} statements of the lectures, judged over seeds "
-                  f"{seeds} by a sign rule): {s['holds']} hold, {s['fails']} fail, "
+                  f"{seeds_text(s)} by a sign rule): {s['holds']} hold, {s['fails']} fail, "
                   f"{s['inconclusive']} are inconclusive"
                   + (f", {s['not run']} not run" if s.get("not run") else "") + "."]
+    if tune:
+        lines += ["", tuning(tune)]
     return "\n".join(lines)
+
+
+def seeds_text(s: dict) -> str:
+    """"0, 1, 2 (3, 4 too for gan, dcgan)": the seeds every compared model runs, and those
+    only the models with ``more_seeds`` run."""
+    more = s.get("more_seeds") or {"seeds": [], "models": []}
+    text = ", ".join(str(x) for x in s["seeds"] if x not in more["seeds"])
+    if more["seeds"]:
+        text += f" ({', '.join(map(str, more['seeds']))} too for {', '.join(more['models'])})"
+    return text
+
+
+def tuning(t: dict) -> str:
+    """One paragraph from reports/tune.json: the protocol and each claim on the best trials."""
+    c, arms = t["config"], t["arms"]
+    kept = sum(arms[ms[0]]["best_fid"] < min(arms[m]["best_fid"] for m in ms[1:])
+               for ms in t["claims"].values())
+    best = ", ".join(f"{a} {s['best_fid']:.0f}" for a, s in arms.items())
+    return (f"**The tuning study** (`make tune`, {t['date']}: {c['trials']} random-search "
+            f"trials + the recipe per arm of {len(t['claims'])} GAN claims, "
+            f"{c['cpu_seconds']:g} CPU-seconds each, scored on the validation split; "
+            f"{t['wall_seconds'] / 60:.0f} min on 2 cores): best validation FID {best}; "
+            f"{kept} of {len(t['claims'])} claims keep their order on the best trials. The "
+            f"default run trains each arm's best trial (conf/tuned/).")
 
 
 def _values(term: str, t: dict, models: list[str]) -> str:
@@ -87,8 +113,7 @@ def _values(term: str, t: dict, models: list[str]) -> str:
 def claims_table(claims: dict) -> str:
     """The claims that do not hold, failing first: the check, each seed's values, the verdict."""
     s = claims["summary"]
-    seeds = ", ".join(str(x) for x in s["seeds"])
-    lines = [f"Seeds {seeds}: of {s['claims']} claims, {s['holds']} hold, {s['fails']} fail, "
+    lines = [f"Seeds {seeds_text(s)}: of {s['claims']} claims, {s['holds']} hold, {s['fails']} fail, "
              f"{s['inconclusive']} are inconclusive"
              + (f", {s['not run']} not run" if s.get("not run") else "")
              + ". The ones that do not hold, with each seed's values:", "",
@@ -99,8 +124,11 @@ def claims_table(claims: dict) -> str:
         terms = c.get("terms", {})
         models = [k.split(":", 1)[0] for k in terms]
         vals = "; ".join(_values(k, t, models) for k, t in terms.items())
+        p = f"; Wilcoxon p = {c['p_wilcoxon']:.3g}" if c.get("p_wilcoxon") is not None else ""
+        if c.get("steep"):
+            p += "; steep curve: " + ", ".join(f"{m} {v:+.0%}" for m, v in c["steep"].items())
         lines.append(f"| {cid} | `{c['check']}` | {vals or '–'} | {c['verdict']} "
-                     f"({c.get('reason', '')}) |")
+                     f"({c.get('reason', '')}{p}) |")
     return "\n".join(lines)
 
 
@@ -123,9 +151,10 @@ def generate(root: Path = Path(".")) -> dict[Path, tuple[str, str]]:
     params = yaml.safe_load((root / "params.yaml").read_text())
     kinds = {name: cfg["kind"] for name, cfg in params["models"].items()}
     claims = read_json(root / "reports/claims.json")
+    tune = read_json(root / "reports/tune.json") if (root / "reports/tune.json").exists() else None
     out = {}
     for rel, text in (("README.md", results(read_json(root / "reports/summary.json"), claims,
-                                           kinds)),
+                                           kinds, tune)),
                       ("docs/claims.md", claims_table(claims))):
         old = (root / rel).read_text()
         out[root / rel] = (old, splice(old, text, rel))
@@ -139,8 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     stale = [path for path, (old, new) in generate().items() if old != new]
     if a.check:
         for path in stale:
-            print(f"{path}: differs from reports/summary.json and reports/claims.json: run "
-                  f"`make readme`", file=sys.stderr)
+            print(f"{path}: differs from reports/summary.json, reports/claims.json and "
+                  f"reports/tune.json: run `make readme`", file=sys.stderr)
         return 1 if stale else 0
     for path, (old, new) in generate().items():
         if old != new:

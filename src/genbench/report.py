@@ -527,6 +527,17 @@ CURVES_TEXT = (
     "converged or began to over-fit.")
 
 
+def _claims_summary(verdicts: dict | None) -> dict:
+    """The claims in the DVC metric: the counts and one code per claim (1 holds, 0
+    inconclusive, −1 fails), so `dvc metrics diff` shows a claim that flips in one line;
+    reports/claims.json itself (statements, reasons, numbers) is a plain output."""
+    if not verdicts:
+        return {}
+    counts = {k: v for k, v in verdicts["summary"].items() if isinstance(v, int)}
+    return {"claims": {**counts, "verdict": {cid: c["verdict_code"]
+                                             for cid, c in verdicts["claims"].items()}}}
+
+
 def _dvc_summary(df: pd.DataFrame, ev: dict, stage_sums: dict[str, dict]) -> dict:
     """The DVC metric (reports/summary.json): what people compare between experiments and what
     the README's results are generated from. Per model: FID, KID, confidence, recall, test NLL
@@ -625,7 +636,11 @@ def _claims_blocks(claims: dict, kinds: dict[str, str] | None = None) -> list:
     from genbench.claims import lectures_of
 
     s = claims["summary"]
-    seeds = ", ".join(map(str, s["seeds"]))
+    more = s.get("more_seeds") or {"seeds": [], "models": []}
+    seeds = ", ".join(str(x) for x in s["seeds"] if x not in more["seeds"])
+    if more["seeds"]:
+        seeds += (f"; {', '.join(map(str, more['seeds']))} too for {', '.join(more['models'])} "
+                  f"(a claim between those is judged on every seed)")
     lectures = claims.get("lectures") or {}
     order = {"fails": 0, "inconclusive": 1, "holds": 2, "not run": 3}  # what needs a look first
     groups: dict[str, list] = {}
@@ -637,6 +652,11 @@ def _claims_blocks(claims: dict, kinds: dict[str, str] | None = None) -> list:
             verdict += f" ({n} seed{'s' if n > 1 else ''}; true in {c['true_in']})"
         elif verdict != "holds":
             verdict += f" ({c.get('reason', '')})"
+        if c.get("p_wilcoxon") is not None:
+            verdict += f"; Wilcoxon p = {c['p_wilcoxon']:.3g} (n = {len(c['seeds'])})"
+        if c.get("steep"):
+            verdict += "; decided on a steep curve: " + ", ".join(
+                f"{m} {v:+.0%} over its last fifth" for m, v in c["steep"].items())
         lecture = next(iter(lectures_of(c["source"])), "") if lectures else ""
         groups.setdefault(lecture, []).append(
             ({"claim": cid, "verdict": verdict, "statement": c["statement"],
@@ -649,8 +669,13 @@ def _claims_blocks(claims: dict, kinds: dict[str, str] | None = None) -> list:
             f"the check's numbers (mean ± sd over seeds) and the relation that holds between "
             f"their means, which for a failing check is the reverse of the check's. One table "
             f"per lecture (a claim citing two is under the first), failing claims first, then "
-            f"the inconclusive ones; below each, the sections its evidence is in. Rule and "
-            f"metric sources: src/genbench/claims.py.")
+            f"the inconclusive ones; below each, the sections its evidence is in. Beside the "
+            f"verdict of a two-operand claim: the one-sided paired Wilcoxon signed-rank p over "
+            f"its seeds in the check's direction (it does not decide the verdict; with all seeds "
+            f"agreeing it is 2⁻ⁿ: 0.125 at 3 seeds, 0.031 at 5); and where a compared model's "
+            f"learning curve (main seed) still moved by more than 10% over its last fifth, "
+            f"that the claim was decided on a steep curve: a longer budget may change it. Rule "
+            f"and metric sources: src/genbench/claims.py.")
     out = [Heading(2, "Claims"), Para(text)]
     for lecture in sorted(groups):
         rows = [r for r, _ in groups[lecture]]
@@ -851,7 +876,8 @@ def build_report(params: ReportView, metrics_dir: Path, evaluator_metrics: Path,
                         out.parent, out_figures, analysis_figures, verdicts, reference,
                         _stage_sections(stages, out.parent), curve_figures)
         write_text(out, render(doc))
-    summary = _dvc_summary(df, details["evaluator"], _stage_summaries(stages))
+    summary = {**_dvc_summary(df, details["evaluator"], _stage_summaries(stages)),
+               **_claims_summary(verdicts)}
     write_json(out_summary, summary)
     return summary
 

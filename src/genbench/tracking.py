@@ -49,6 +49,29 @@ def tracking_uri(cfg: MlflowConfig) -> str:
     return f"sqlite:///{main_repo_root() / 'mlflow.db'}"
 
 
+def check_server(uri: str, timeout_s: float = 5.0) -> None:
+    """For an ``http(s)://`` tracking URI: one TCP connection within ``timeout_s``, or a
+    one-line :class:`ConfigError` (MLflow's own client retries an unreachable server for
+    minutes, with a traceback per attempt, after the stage's work is done)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from genbench.core.errors import ConfigError
+
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https"):
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout_s):
+            pass
+    except OSError as err:
+        why = "no answer" if isinstance(err, TimeoutError) else (err.strerror or str(err))
+        raise ConfigError(f"MLflow tracking server {uri}: not reachable ({why} within "
+                          f"{timeout_s:g} s); start it (make mlflow-server), or unset "
+                          f"MLFLOW_TRACKING_URI / set mlflow.enabled=false") from None
+
+
 def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     out = {}
     for k, v in d.items():
@@ -201,6 +224,7 @@ def run(cfg: MlflowConfig, *, model: str, kind: str, run_id: str | None = None) 
     import mlflow
 
     uri = tracking_uri(cfg)
+    check_server(uri)
     mlflow.set_tracking_uri(uri)
     with _sqlite_setup_lock(uri):  # stages side by side: one creates the tables, not two
         exp_id = _experiment_id(mlflow, cfg)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -17,6 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from genbench.core.errors import ConfigError
 
 DATASETS = ("mnist5k", "digits", "mnist", "fashion_mnist", "cifar10")
+
+
+#: a layer's size (units or channels): ≥ 1, so `hidden: [0]` is refused before training, not
+#: trained as a network with an empty layer
+Units = Annotated[int, Field(ge=1)]
 
 
 class Section(BaseModel):
@@ -265,6 +270,12 @@ class Params(Section):
     # file (defaults: /seeded@_global_.seeded.<name>), so only selected models appear.
     seeds: list[int] = Field(default_factory=list)
     seeded: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # seeds beyond `seeds` for the seeded models whose claims need more (stage
+    # seed_more@<model>-<seed>): with 5 seeds a one-sided Wilcoxon signed-rank test can reach
+    # p < 0.05, with 3 it cannot (its smallest p is 1/8). `more_seeded`: added by the conf/model
+    # file (defaults: /seeded@_global_.more_seeded.<name>).
+    more_seeds: list[int] = Field(default_factory=list)
+    more_seeded: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _budget(self):
@@ -291,6 +302,14 @@ class Params(Section):
         extra = sorted(set(self.seeded) - set(self.models))
         if extra:
             raise ValueError(f"seeded: {', '.join(extra)} not in models")
+        more = self.more_seeds
+        if len(set(more)) != len(more) or set(more) & {self.seed, *self.seeds} \
+                or any(s < 0 for s in more):
+            raise ValueError(f"more_seeds = {more}: distinct seeds ≥ 0, none of seed and seeds")
+        extra = sorted(set(self.more_seeded) - set(self.seeded))
+        if extra:
+            raise ValueError(f"more_seeded: {', '.join(extra)} not in seeded (a model with more "
+                             f"seeds runs the usual ones too)")
         return self
 
 
@@ -467,6 +486,8 @@ class ClaimsView(View):
     seed: int = Field(ge=0)
     seeds: list[int] = Field(default_factory=list)
     seeded: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    more_seeds: list[int] = Field(default_factory=list)
+    more_seeded: dict[str, dict[str, Any]] = Field(default_factory=dict)
     models: dict[str, dict[str, Any]]
     mlflow: MlflowConfig
 
@@ -591,11 +612,18 @@ def read_params(path: Path | str = "params.yaml") -> Params:
     return params
 
 
-def read_model_conf(path: Path | str) -> dict:
+def read_model_conf(path: Path | str, tuned: bool = True) -> dict:
     """conf/model/<name>.yaml as its ``models.<name>`` section: the file without Hydra's
-    ``defaults`` list (which adds the model to ``seeded``)."""
-    section = yaml.safe_load(Path(path).read_text()) or {}
-    section.pop("defaults", None)
+    ``defaults`` list (which adds the model to ``seeded``), with the values of the tuned file
+    the list includes after the file's own (``/tuned/<name>@_here_``: conf/tuned/<name>.yaml,
+    written by ``make tune``) unless ``tuned`` is False (the hand-set recipe alone)."""
+    path = Path(path)
+    section = yaml.safe_load(path.read_text()) or {}
+    for entry in section.pop("defaults", None) or []:
+        if tuned and isinstance(entry, str) and entry.startswith("/tuned/"):
+            name = entry[len("/tuned/"):].split("@")[0]
+            section.update(yaml.safe_load((path.parent.parent / "tuned" / f"{name}.yaml")
+                                          .read_text()) or {})
     return section
 
 

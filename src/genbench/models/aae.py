@@ -23,6 +23,7 @@ from pydantic import Field
 from torch import nn
 
 from genbench.core import losses as L
+from genbench.core.config import Units
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
 from genbench.models.registry import register
 from genbench.nn import mlp
@@ -40,8 +41,8 @@ class AAE(GenerativeModel):
         kind: Literal["aae"] = "aae"
         mode: Literal["unsupervised", "supervised", "semi_supervised"] = "unsupervised"
         latent_dim: int = Field(ge=1)
-        hidden: list[int] = Field(default=[512, 256], min_length=1)
-        disc_hidden: list[int] = Field(default=[256, 256], min_length=1)
+        hidden: list[Units] = Field(default=[512, 256], min_length=1)
+        disc_hidden: list[Units] = Field(default=[256, 256], min_length=1)
         labels: int = Field(default=100, ge=1)  # labelled train images (semi_supervised)
         lr: float = Field(gt=0)  # reconstruction
         lr_adv: float = Field(gt=0)  # discriminators and the encoder as generator

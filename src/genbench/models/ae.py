@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
+from genbench.core.config import Units
 from genbench.core.corruptions import CORRUPTIONS
 from genbench.core.errors import ConfigError
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
@@ -49,7 +50,7 @@ class Autoencoder(GenerativeModel):
         kind: Literal["ae"] = "ae"
         arch: Literal["mlp", "conv"] = "mlp"
         latent_dim: int = Field(ge=1)
-        hidden: list[int] = Field(default=[512, 256], min_length=1)  # mlp layer sizes
+        hidden: list[Units] = Field(default=[512, 256], min_length=1)  # mlp layer sizes
         width: int = Field(default=32, ge=4)  # conv channels
         reconstruction: Literal["mse", "bernoulli"] = "mse"
         corruption: Literal[tuple(CORRUPTIONS)] = "none"  # type: ignore[valid-type]

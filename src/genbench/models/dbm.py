@@ -33,6 +33,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
+from genbench.core.config import Units
 from genbench.core.errors import ConfigError
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
 from genbench.models.registry import register
@@ -48,7 +49,7 @@ class DBMModel(GenerativeModel):
 
     class Config(TrainableConfig):
         kind: Literal["dbm"] = "dbm"
-        hidden: list[int] = Field(min_length=2, max_length=2)  # [h1, h2]
+        hidden: list[Units] = Field(min_length=2, max_length=2)  # [h1, h2]
         pretrain_steps: int = Field(ge=1)  # engine steps of each pretrained RBM
         k: int = Field(default=5, ge=1)  # Gibbs rounds per update (CD-k, then PCD-k)
         mf_iters: int = Field(default=5, ge=1)  # mean-field rounds of the data term

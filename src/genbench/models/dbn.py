@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from pydantic import Field, model_validator
 from torch import nn
 
+from genbench.core.config import Units
 from genbench.core.errors import ConfigError
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
 from genbench.models.registry import register
@@ -47,7 +48,7 @@ class DBN(GenerativeModel):
         kind: Literal["dbn"] = "dbn"
         #: [h1, h2]; with ``tie_init`` only [h1]: the top RBM is then the first one upside
         #: down, so h2 has as many units as there are pixels
-        hidden: list[int] = Field(min_length=1, max_length=2)
+        hidden: list[Units] = Field(min_length=1, max_length=2)
         k: int = Field(default=1, ge=1)
         persistent: bool = True
         lr: float = Field(gt=0)

@@ -28,6 +28,7 @@ from pydantic import Field, model_validator
 from torch.func import functional_call
 
 from genbench.core import losses as L
+from genbench.core.config import Units
 from genbench.models.base import Batch
 from genbench.models.registry import register
 from genbench.models.two_player import AveragedConfig, TwoPlayerConfig, TwoPlayerGAN
@@ -48,7 +49,7 @@ class GAN(TwoPlayerGAN):
         z_dim: int = Field(ge=1)
         width: int = Field(default=32, ge=4)  # conv channels
         g_width: int | None = Field(default=None, ge=4)  # the generator's, if not `width`
-        hidden: list[int] = Field(default=[256, 512], min_length=1)  # mlp layer sizes
+        hidden: list[Units] = Field(default=[256, 512], min_length=1)  # mlp layer sizes
         output: Literal["tanh", "linear"] = "tanh"  # linear: unbounded data (the 2-D toys)
         loss: Literal[tuple(L.GAN_LOSSES)] = "non_saturating"  # type: ignore[valid-type]
         d_norm: Literal["batch", "layer", "none"] = "none"
@@ -85,6 +86,18 @@ class GAN(TwoPlayerGAN):
                 raise ValueError("a gradient penalty is per sample: use d_norm layer or none, "
                                  "not batch")
             return self
+
+    @classmethod
+    def search_space(cls, cfg: Config) -> dict[str, tuple]:
+        """The players' settings (:meth:`TwoPlayerGAN.search_space`), and what this loss adds:
+        the penalty weight λ log-uniform over [1, 30] (Gulrajani et al.'s and Kodali et al.'s
+        10 inside), the clip τ over [0.003, 0.03] (Arjovsky et al.'s 0.01 inside)."""
+        space = super().search_space(cfg)
+        if cfg.penalty != "none":
+            space["penalty_weight"] = ("log", 1.0, 30.0)
+        if cfg.clip:
+            space["clip"] = ("log", 0.003, 0.03)
+        return space
 
     def __init__(self, cfg: Config, shape, num_classes):
         super().__init__(cfg, shape, num_classes)

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
+from genbench.core.config import Units
 from genbench.core.corruptions import CORRUPTIONS
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
 from genbench.models.registry import register
@@ -38,7 +39,7 @@ class GSN(GenerativeModel):
 
     class Config(TrainableConfig):
         kind: Literal["gsn"] = "gsn"
-        hidden: list[int] = Field(default=[1000], min_length=1)
+        hidden: list[Units] = Field(default=[1000], min_length=1)
         corruption: Literal[tuple(CORRUPTIONS)] = "salt_pepper"  # type: ignore[valid-type]
         noise: float = Field(default=0.4, ge=0, le=1)
         walkback: int = Field(default=5, ge=1)  # chain steps per training example

@@ -17,6 +17,7 @@ from pydantic import Field
 from torch import nn
 
 from genbench.core import losses as L
+from genbench.core.config import Units
 from genbench.models.base import Batch
 from genbench.models.registry import register
 from genbench.models.two_player import AveragedConfig, TwoPlayerConfig, TwoPlayerGAN
@@ -36,7 +37,7 @@ class InfoGAN(TwoPlayerGAN):
         categories: int = Field(default=10, ge=2)  # K of the categorical code
         continuous: int = Field(default=2, ge=0)  # continuous codes
         width: int = Field(default=32, ge=4)
-        hidden: list[int] = Field(default=[256, 512], min_length=1)
+        hidden: list[Units] = Field(default=[256, 512], min_length=1)
         loss: Literal[tuple(L.GAN_LOSSES)] = "non_saturating"  # type: ignore[valid-type]
         lambda_cat: float = Field(default=1.0, ge=0)
         lambda_cont: float = Field(default=0.1, ge=0)

@@ -27,6 +27,7 @@ from pydantic import Field
 from torch import nn
 
 from genbench.core import losses as L
+from genbench.core.config import Units
 from genbench.models.base import Batch
 from genbench.models.registry import register
 from genbench.models.two_player import AveragedConfig, TwoPlayerConfig, TwoPlayerGAN
@@ -64,7 +65,7 @@ class StyleGAN(TwoPlayerGAN):
         w_dim: int = Field(default=64, ge=1)
         mapping_layers: int = Field(default=4, ge=1)
         mapping_lr_mul: float = Field(default=0.01, gt=0, le=1)  # Karras et al. 2019, §C
-        channels: list[int] = Field(default=[64, 32, 16], min_length=3, max_length=3)
+        channels: list[Units] = Field(default=[64, 32, 16], min_length=3, max_length=3)
         d_width: int = Field(default=16, ge=4)
         mixing_prob: float = Field(default=0.9, ge=0, le=1)
         coarse_layers: int = Field(default=3, ge=1, le=5)  # styles of the H/4 and H/2 layers

@@ -55,6 +55,19 @@ class TwoPlayerGAN(GenerativeModel):
         of its own, InfoGAN's Q or GAN-CLS's text encoder, adds it to D's)."""
         return list(self.disc.parameters()), list(self.gen.parameters())
 
+    @classmethod
+    def search_space(cls, cfg: TwoPlayerConfig) -> dict[str, tuple]:
+        """What ``make tune`` searches for this configuration (:mod:`genbench.tune`): each
+        player's learning rate, log-uniform over [5e-5, 2e-3] (around every recipe here, DCGAN's
+        2e-4 included), drawn separately (TTUR); Adam's β1 ∈ {0, 0.5} and β2 ∈ {0.9, 0.999}
+        (the recipes' values; no betas under RMSProp); k ∈ {1, 5} discriminator steps per
+        generator step: Lucic et al. 2018's n_disc, for every loss alike."""
+        space = {"lr_gen": ("log", 5e-5, 2e-3), "lr_disc": ("log", 5e-5, 2e-3),
+                 "d_steps": ("choice", (1, 5))}
+        if cfg.optimizer == "adam":
+            space |= {"beta1": ("choice", (0.0, 0.5)), "beta2": ("choice", (0.9, 0.999))}
+        return space
+
     def optimizer_groups(self) -> dict[str, OptimGroup]:
         c = self.cfg
         betas, (disc, gen) = (c.beta1, c.beta2), self.players()

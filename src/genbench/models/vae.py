@@ -20,6 +20,7 @@ from pydantic import Field
 from torch import nn
 
 from genbench.core import losses as L
+from genbench.core.config import Units
 from genbench.models.base import Batch, GenerativeModel, OptimGroup, TrainableConfig
 from genbench.models.registry import register
 from genbench.nn import ConvDecoder, ConvEncoder, mlp
@@ -39,7 +40,7 @@ class VAE(GenerativeModel):
         arch: Literal["mlp", "conv"] = "mlp"
         conditional: bool = False
         latent_dim: int = Field(ge=1)
-        hidden: list[int] = Field(default=[512, 256], min_length=1)  # mlp layer sizes
+        hidden: list[Units] = Field(default=[512, 256], min_length=1)  # mlp layer sizes
         width: int = Field(default=32, ge=4)  # conv channels
         decoder: Literal["bernoulli", "gaussian"] = "bernoulli"
         beta: float = Field(default=1.0, ge=0)

@@ -3,8 +3,9 @@ delete an output. DVC removes a stage's outputs before it runs the stage, so a v
 fails inside train@<model> (a batch larger than the train split) or the evaluator (a weights file
 that is not on this machine) used to cost that model's last good outputs; here it costs ~3 s.
 
-- this machine: ``train.device: cuda`` needs a CUDA device; ``evaluator.backbone: inception``
-  needs its weights file on disk;
+- this machine: ``train.device: cuda`` needs a CUDA device; ``train.nproc`` processes need as
+  many cores (CUDA devices); an ``http(s)`` MLflow tracking server answers within 5 s;
+  ``evaluator.backbone: inception`` needs its weights file on disk;
 - the data: every batch size and few-label count fits the train split, whose size follows from
   the data set's size and the split fractions exactly as :func:`genbench.core.data.split_indices`
   cuts it (scikit-learn's ``train_test_split``: the held-out part is ``ceil(fraction · n)``);
@@ -43,6 +44,28 @@ def check_machine(params) -> None:
                 f"CUDA {torch.version.cuda}"
             raise ConfigError(f"train.device = 'cuda': no CUDA device on this machine (torch "
                               f"{torch.__version__}, {build}); use auto or cpu")
+    nproc = params.train.nproc
+    if nproc > 1:  # torchrun would start them and fail in each (the error printed nproc times)
+        import os
+
+        from genbench.core.distributed import resolve_device
+
+        device = resolve_device(params.train.device)
+        if device.type == "cuda":
+            import torch
+
+            have, what = torch.cuda.device_count(), "CUDA devices"
+        else:
+            have = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+                else os.cpu_count() or 1
+            what = "CPU cores"
+        if nproc > have:
+            raise ConfigError(f"train.nproc = {nproc}: this machine has {have} {what} for the "
+                              f"data-parallel processes; use at most {have}")
+    if params.mlflow.enabled:  # before any stage deletes an output to recompute it
+        from genbench.tracking import check_server, tracking_uri
+
+        check_server(tracking_uri(params.mlflow))
     ev = params.evaluator
     if ev.backbone == "inception" and not (ev.inception_weights
                                            and Path(ev.inception_weights).is_file()):
