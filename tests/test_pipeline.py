@@ -54,8 +54,9 @@ def repo(root, tmp_path_factory) -> Path:
                            capture_output=True, text=True, check=True).stdout.split()
     dst = tmp_path_factory.mktemp("repo") / "genbench"
     skip = ("data/", "metrics/", "reports/", "models/", "samples/", "evaluator/", "dvc.lock")
+    keep = ("reports/tune.json", "reports/tune/")  # `make tune`'s study: an input of the DAG
     for f in files:
-        if f.startswith(skip) or not (root / f).is_file():
+        if (f.startswith(skip) and not f.startswith(keep)) or not (root / f).is_file():
             continue
         (dst / f).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(root / f, dst / f)
