@@ -236,6 +236,11 @@ def plan(params, tc: TuneConfig, claims_file: Path) -> tuple[dict, list[dict]]:
     return per_claim, jobs
 
 
+def _best(trials: list[dict]) -> dict:
+    """The trial with the lowest finite validation FID (a diverged trial never wins)."""
+    return min(trials, key=lambda t: (not math.isfinite(t["val"]["fid"]), t["val"]["fid"]))
+
+
 def summarize(trials: list[dict]) -> dict:
     """Per arm: the best trial by validation FID, the search's median and spread (the random
     draws only: the recipe trial is reported beside them)."""
@@ -246,7 +251,7 @@ def summarize(trials: list[dict]) -> dict:
         mine = [t for t in trials if t["arm"] == arm]
         search = [t for t in mine if t["trial"] != "recipe"]
         fids = [t["val"]["fid"] for t in search if math.isfinite(t["val"]["fid"])]
-        best = min(mine, key=lambda t: (not math.isfinite(t["val"]["fid"]), t["val"]["fid"]))
+        best = _best(mine)
         recipe = next((t for t in mine if t["trial"] == "recipe"), None)
         out[arm] = {"trials": len(search), "finite": len(fids),
                     "best_trial": best["trial"], "best_fid": best["val"]["fid"],
@@ -390,7 +395,7 @@ def write_outputs(result: dict, out="reports/tune.json", tuned_dir="conf/tuned",
     Path(tuned_dir).mkdir(parents=True, exist_ok=True)
     for arm in result["arms"]:
         mine = [t for t in result["trials"] if t["arm"] == arm]
-        best = min(mine, key=lambda t: (not math.isfinite(t["val"]["fid"]), t["val"]["fid"]))
+        best = _best(mine)
         write_text(Path(tuned_dir) / f"{arm}.yaml", tuned_yaml(arm, best, tc, result["date"]))
     Path(fig_dir).mkdir(parents=True, exist_ok=True)
     draw_figure(result, fig_dir)
