@@ -19,4 +19,4 @@ def run(a, params):
 
 
 if __name__ == "__main__":
-    stage_main(__doc__, add, run, "ArithmeticView")
+    stage_main(__doc__, add, run, "ArithmeticView", outputs=lambda a: (a.out, [a.figures]))

@@ -16,4 +16,4 @@ def run(a, params):
 
 
 if __name__ == "__main__":
-    stage_main(__doc__, add, run, "PreprocessView")
+    stage_main(__doc__, add, run, "CaptionsView", outputs=lambda a: (None, [a.out]))

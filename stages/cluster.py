@@ -18,4 +18,4 @@ def run(a, params):
 
 
 if __name__ == "__main__":
-    stage_main(__doc__, add, run, "ClusterView")
+    stage_main(__doc__, add, run, "ClusterView", outputs=lambda a: (a.out, [a.figures]))

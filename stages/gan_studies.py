@@ -21,4 +21,4 @@ def run(a, params):
 
 
 if __name__ == "__main__":
-    stage_main(__doc__, add, run, "GanStudiesView")
+    stage_main(__doc__, add, run, "GanStudiesView", outputs=lambda a: (a.out, [a.figures]))

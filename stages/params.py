@@ -17,11 +17,18 @@ def add(p):
 def run(a, params):
     from genbench.core.code import Sources
     from genbench.core.config import write_views
-    from genbench.pipeline.precheck import check
+    from genbench.pipeline.precheck import check, keep_last_valid
 
     check(params, a.conf)
     write_views(params, a.out, Sources(a.src, a.stages))
+    keep_last_valid(a.params, a.out)
+
+
+def restore(a) -> str:
+    from genbench.pipeline.precheck import restore_last_valid
+
+    return restore_last_valid(a.params, a.out)
 
 
 if __name__ == "__main__":
-    stage_main(__doc__, add, run, "Params")
+    stage_main(__doc__, add, run, "Params", on_error=restore)

@@ -17,4 +17,4 @@ def run(a, params):
 
 
 if __name__ == "__main__":
-    stage_main(__doc__, add, run, "TangentPropView")
+    stage_main(__doc__, add, run, "TangentPropView", outputs=lambda a: (a.out, []))

@@ -24,4 +24,4 @@ if __name__ == "__main__":
     if os.environ.get("PYTHONHASHSEED") != "0":
         os.execve(sys.executable, [sys.executable, *sys.argv],
                   {**os.environ, "PYTHONHASHSEED": "0"})
-    stage_main(__doc__, add, run, "TextView")
+    stage_main(__doc__, add, run, "TextView", outputs=lambda a: (a.out, []))

@@ -15,4 +15,4 @@ def run(a, params):
 
 
 if __name__ == "__main__":
-    stage_main(__doc__, add, run, "ToysView")
+    stage_main(__doc__, add, run, "ToysView", outputs=lambda a: (a.out, [a.figures]))

@@ -37,6 +37,25 @@ def _empty(p: Path) -> None:
     p.write_bytes(b"")
 
 
+def _floats(p: Path) -> None:  # 100 floats of the largest tensor changed: torch loads it fine
+    rec = torch.load(p, weights_only=True)
+    tensors = [t for t in _tensors(rec) if t.is_floating_point()]
+    t = max(tensors, key=lambda t: t.numel())
+    t.view(-1)[:100] += 1.0
+    torch.save(rec, p)  # the record with its old digest, as a bit-flipping disk would leave it
+
+
+def _tensors(x):
+    if torch.is_tensor(x):
+        yield x
+    elif isinstance(x, dict):
+        for v in x.values():
+            yield from _tensors(v)
+    elif isinstance(x, (list, tuple)):
+        for v in x:
+            yield from _tensors(v)
+
+
 @pytest.fixture(scope="module")
 def trained(root, digits_workdir):
     """The digits work folder with a trained (smoke) vae: model, losses, info, checkpoint."""
@@ -44,6 +63,29 @@ def trained(root, digits_workdir):
                        text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     return digits_workdir
+
+
+@pytest.fixture(scope="module")
+def judged(root, trained):
+    """``trained`` with the evaluator (smoke: 2 epochs) and the vae's samples."""
+    for script, *args in (
+            ("evaluator.py", "--data", "data/processed", "--out", "evaluator/classifier.pt",
+             "--metrics", "metrics/evaluator.json", "--checkpoint", "checkpoints/evaluator.pt",
+             "--unpaired-out", "evaluator/unpaired.pt"),
+            ("sample.py", "--model", "vae", "--weights", "models/vae/model.pt", "--out",
+             "samples/vae/samples.pt", "--grid", "samples/vae/grid.png", "--info",
+             "samples/vae/sample.json", "--data", "data/processed")):
+        r = _stage(root, trained, script, *args)
+        assert r.returncode == 0, r.stderr[-2000:]
+    return trained
+
+
+def _evaluate(root, work):
+    return _stage(root, work, "evaluate.py", "--model", "vae", "--data", "data/processed",
+                  "--evaluator", "evaluator/classifier.pt", "--unpaired-evaluator",
+                  "evaluator/unpaired.pt", "--weights", "models/vae/model.pt", "--samples",
+                  "samples/vae/samples.pt", "--grid", "samples/vae/grid.png", "--out",
+                  "bad/m.json", "--analyses", "bad/a.json", "--figures", "bad/figures")
 
 
 def _stage(root, work, script, *args):
@@ -65,17 +107,23 @@ CASES = [  # (file, damage, stage runner, words the line must hold)
     ("models/vae/model.pt", _truncate, "sample", "truncated or not a torch file"),
     ("models/vae/model.pt", _random, "sample", "unreadable"),
     ("models/vae/model.pt", _empty, "sample", "empty file"),
+    # loadable, but not what was saved: the sha256 each record carries (core/io.py)
+    ("models/vae/model.pt", _floats, "sample", "do not match the sha256 it was saved with"),
+    ("evaluator/classifier.pt", _floats, "evaluate", "do not match the sha256 it was saved with"),
+    ("evaluator/classifier.pt", _flip, "evaluate", "evaluator"),
 ]
 
 
 @pytest.mark.parametrize("rel,damage,stage,words", CASES,
                          ids=[f"{c[0].split('/')[-1]}-{c[1].__name__[1:]}" for c in CASES])
-def test_damaged_input_is_one_line_naming_the_file(root, trained, rel, damage, stage, words):
+def test_damaged_input_is_one_line_naming_the_file(root, request, rel, damage, stage, words):
+    trained = request.getfixturevalue("judged" if stage == "evaluate" else "trained")
     f = trained / rel
     keep = f.read_bytes()
     try:
         damage(f)
-        r = _sample(root, trained) if stage == "sample" else \
+        r = _sample(root, trained) if stage == "sample" else _evaluate(root, trained) \
+            if stage == "evaluate" else \
             subprocess.run(train_cmd(root, "vae")[:-1] + ["bad/ck.pt"], cwd=trained,
                            capture_output=True, text=True)
     finally:
@@ -87,11 +135,12 @@ def test_damaged_input_is_one_line_naming_the_file(root, trained, rel, damage, s
 
 
 def test_another_models_file_is_refused(root, trained, tmp_path):
+    from genbench.core.io import torch_load, torch_save
     from genbench.models.checkpoint import load_model
 
-    rec = torch.load(trained / "models/vae/model.pt", weights_only=True)
+    rec = torch_load(trained / "models/vae/model.pt")
     rec["name"] = "pca"
-    torch.save(rec, tmp_path / "model.pt")
+    torch_save(tmp_path / "model.pt", rec)  # a well-formed file of another model
     with pytest.raises(DataError, match=r"the model file of 'pca' \(kind vae\), not of 'vae'"):
         load_model(tmp_path / "model.pt", "vae")
     torch.save({"x": torch.zeros(2)}, tmp_path / "other.pt")

@@ -300,3 +300,23 @@ def test_claims_decided_on_a_steep_curve_are_marked(tmp_path):
     mark_steep(result, tmp_path)
     assert result["claims"]["c"]["steep"] == {"a": pytest.approx(-0.25)}
     assert "steep" not in result["claims"]["d"]
+
+
+def test_paired_effect_is_cohens_dz_of_the_seed_differences():
+    """d_z = mean(a − b) / sd(a − b) with the n − 1 sd (Cohen 1988), checked with numpy; a
+    judged two-operand claim carries it."""
+    import numpy as np
+
+    from genbench.claims import paired_effect
+
+    a, b = [3.0, 5.0, 4.0, 9.0], [1.0, 4.0, 5.0, 2.0]
+    d = np.subtract(a, b)
+    e = paired_effect(a, b)
+    assert e["mean_diff"] == pytest.approx(d.mean())
+    assert e["sd_diff"] == pytest.approx(d.std(ddof=1))
+    assert e["d_z"] == pytest.approx(d.mean() / d.std(ddof=1))
+    assert paired_effect([1.0, 2.0], [0.0, 1.0])["d_z"] is None  # no spread: undefined
+    c = Claim(id="c", statement="s", source="0", check="a:fid < b:fid")
+    r = judge(c, {s: {"a": {"fid": x}, "b": {"fid": y}} for s, (x, y) in enumerate(zip(a, b))},
+              {"a", "b"}, 3)
+    assert r["effect"]["d_z"] == pytest.approx(e["d_z"])

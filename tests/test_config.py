@@ -246,6 +246,22 @@ def test_the_params_stage_refuses_what_a_later_stage_would_fail_on(root, tmp_pat
     assert not (tmp_path / "views").exists()
 
 
+def test_a_refused_params_file_gives_back_the_last_valid_one(root, tmp_path):
+    """A failed `dvc exp run -S ...` leaves params.yaml as it was: the params stage keeps a copy
+    of each file that passed (params/last_valid_params.yaml) and, refusing one, puts that back
+    and the refused one beside it as params.yaml.rejected (named in the one line)."""
+    rc, err = _params_stage(root, tmp_path)
+    assert rc == 0, err
+    good = (tmp_path / "params.yaml").read_text()
+    assert (tmp_path / "views" / "last_valid_params.yaml").read_text() == good
+    rc, err = _params_stage(root, tmp_path, **{"models.vae.hidden": [0]})
+    assert rc == 2 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("error: models.vae.hidden.0 = 0:") and "is back to the last valid" \
+        in err and "params.yaml.rejected" in err, err
+    assert (tmp_path / "params.yaml").read_text() == good
+    assert "- 0" in (tmp_path / "params.yaml.rejected").read_text()
+
+
 def test_the_params_stage_accepts_the_largest_batch_that_fits(root, tmp_path):
     rc, err = _params_stage(root, tmp_path, **{"models.vae.batch_size": 3999})
     assert rc == 0, err

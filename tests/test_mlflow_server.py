@@ -82,8 +82,13 @@ def test_model_run_logs_params_history_metrics_and_artifact_to_server(root, digi
         metrics={"fid": 12.5, "translation": {"model": {"ssim": 0.5}}})
     exp = api(server, "experiments/get-by-name?experiment_name=genbench")["experiment"]
     runs = api(server, "runs/search", {"experiment_ids": [exp["experiment_id"]]})["runs"]
-    assert [x["info"]["run_id"] for x in runs] == [run_id]
-    run = runs[0]
+    kinds = {x["info"]["run_id"]: {t["key"]: t["value"] for t in x["data"]["tags"]}
+             for x in runs}
+    parent = [i for i, t in kinds.items() if t["genbench.kind"] == "pipeline"]
+    assert sorted(kinds) == sorted([run_id, *parent]) and len(parent) == 1
+    assert kinds[run_id]["mlflow.parentRunId"] == parent[0]  # nested under its pipeline run
+    assert kinds[parent[0]]["genbench.pipeline"] == "server-test"
+    run = next(x for x in runs if x["info"]["run_id"] == run_id)
     assert run["info"]["status"] == "FINISHED"
     tags = {t["key"]: t["value"] for t in run["data"]["tags"]}
     assert tags["genbench.model"] == "vae" and tags["dvc.exp_name"] == "server-test"

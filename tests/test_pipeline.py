@@ -271,7 +271,12 @@ def test_mlflow_has_one_finished_run_per_model_stage_and_the_claims(dag):
 
     client = MlflowClient(f"sqlite:///{dag.repo / 'mlflow.db'}")
     exp = client.get_experiment_by_name("genbench")
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"  # the runs table
     runs = client.search_runs([exp.experiment_id])
+    parents = [r for r in runs if r.data.tags.get("genbench.kind") == "pipeline"]
+    assert len(parents) == 1, "one pipeline run groups the stages' runs"
+    runs = [r for r in runs if r not in parents]
+    assert {r.data.tags["mlflow.parentRunId"] for r in runs} == {parents[0].info.run_id}
     toolbox = ["cluster", "arithmetic", "tangent_prop", "text", "gan_studies"]  # stage runs
     assert sorted(r.data.tags["genbench.model"] for r in runs) == sorted([*dag.models, "claims",
                                                                           *toolbox])
@@ -281,8 +286,36 @@ def test_mlflow_has_one_finished_run_per_model_stage_and_the_claims(dag):
     assert set(verdicts.data.tags) >= {f"claim.{c}" for c in claims["claims"]}
     model_runs = [r for r in runs if r.data.tags["genbench.model"] in dag.models]
     assert all("fid" in r.data.metrics for r in model_runs)  # evaluate logged
+    for r in model_runs:  # the data set and budget, and Duration = the training time
+        m = r.data.tags["genbench.model"]
+        assert (r.data.params["data.name"], r.data.params["budget"]) == ("digits", "smoke")
+        assert [d.dataset.name for d in r.inputs.dataset_inputs] == ["digits"]
+        seconds = read(dag, f"models/{m}/train.json")["train_seconds"]
+        assert abs((r.info.end_time - r.info.start_time) / 1000 - seconds) < 0.01, m
     stage_runs = [r for r in runs if r.data.tags["genbench.model"] in toolbox]
     assert all(r.data.tags["genbench.kind"] == "analysis" and r.data.metrics for r in stage_runs)
+
+
+def test_mlflow_sync_sends_the_results_to_another_store_once(dag, tmp_path):
+    """`make mlflow-sync`: a store that was not set when the results were made (a team
+    server) gets every model's run, the studies' and the claims', without retraining; a second
+    sync logs nothing."""
+    from mlflow import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'team.db'}"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    first = subprocess.run([sys.executable, "-m", "genbench.mlflow_sync"], cwd=dag.repo,
+                           env=env, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("genbench").experiment_id])
+    logged = sorted(r.data.tags["genbench.model"] for r in runs
+                    if r.data.tags["genbench.kind"] != "pipeline")
+    studies = ["cluster", "arithmetic", "tangent_prop", "text", "gan_studies", "toys"]
+    assert set(logged) == {*dag.models, "claims", *studies} and len(logged) == len(set(logged))
+    again = subprocess.run([sys.executable, "-m", "genbench.mlflow_sync"], cwd=dag.repo,
+                           env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "0 runs logged" in again.stdout, again.stdout
 
 
 # ---- from here on the tests change the copy, in this order -----------------------------------
@@ -301,7 +334,6 @@ def test_a_pulled_clone_reruns_nothing(dag, tmp_path):
     clone = tmp_path / "clone"
     sh(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
     sh(["dvc", "pull"], clone)
-    assert (clone / "checkpoints" / f"{dag.models[0]}.pt").exists()
     assert not ran_stages(sh(["dvc", "repro"], clone))
     assert "up to date" in sh(["dvc", "status"], clone)
 
@@ -317,11 +349,32 @@ def test_exp_run_of_one_models_param_reruns_only_what_reads_it(dag):
                                "tangent_prop", "gan_studies", "coverage"}
 
 
-def test_dropped_models_leave_the_report(dag):
-    sh(["dvc", "exp", "run", "-S", "data=digits", "-S", "budget=smoke", "-S", "model=[pca]"],
-       dag.repo)
+def test_switching_back_restores_the_chain_from_the_run_cache(dag):
+    """The same params again: DVC's run cache restores the vae chain's outputs (no stage has a
+    persist output), so nothing trains; the model file is the one first trained."""
+    first = (dag.repo / "models" / "vae" / "model.pt").read_bytes()
+    sh(["dvc", "exp", "run", *(f"-S{o}" for o in dag.overrides), "-S",
+        "models.vae.latent_dim=8"], dag.repo)  # made by the test above: restored, or run
+    out = sh(["dvc", "exp", "run", *(f"-S{o}" for o in dag.overrides)], dag.repo)
+    assert not {"train@vae", "sample@vae", "evaluate@vae"} & ran_stages(out), out[-2000:]
+    assert "train@vae' is cached" in out or "Restored stage 'train@vae'" in out, out[-2000:]
+    assert (dag.repo / "models" / "vae" / "model.pt").read_bytes() == first
+
+
+def test_a_one_model_experiment_runs_its_chain_and_stubs_only(dag):
+    """`make quickstart`'s form (toolbox=none): the dropped models leave the report, no extra
+    seed runs, each study writes its stub (the report says "not run"), the claims on them are
+    not run."""
+    out = sh(["dvc", "exp", "run", "-S", "data=digits", "-S", "budget=smoke", "-S",
+              "model=[pca]", "-S", "toolbox=none"], dag.repo)
+    assert not any(s.startswith(("seed@", "seed_more@")) for s in ran_stages(out))
     summary = read(dag, "reports/summary.json")
     assert set(summary["models"]) == {"pca", "real (held-out)"}
+    assert read(dag, "metrics/toys.json")["selected"] is False
+    report = (dag.repo / "reports" / "report.md").read_text()
+    assert "`studies` does not list cluster" in report
+    claims = read(dag, "reports/claims.json")["claims"]
+    assert claims["ring_gan_misses_modes"]["reason"] == "not selected: toys (studies)"
 
 
 def test_queued_experiments_run_side_by_side_into_one_mlflow_database(dag):

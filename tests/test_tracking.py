@@ -1,6 +1,7 @@
 """The sqlite tracking store under concurrent writers (parallel stages, `dvc queue start -j N`):
 four processes each log three runs at once (params, a 2,000-point loss history, metrics); every
-run is FINISHED with all its points, and the database is in WAL mode."""
+run is FINISHED with all its points, nested under the one pipeline run, and the database is in
+WAL mode."""
 
 from __future__ import annotations
 
@@ -35,6 +36,10 @@ def test_concurrent_writers_lose_no_run(tmp_path):
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name("genbench")
     runs = client.search_runs([exp.experiment_id], max_results=100)
+    parents = [r for r in runs if r.data.tags["genbench.kind"] == "pipeline"]
+    assert len(parents) == 1, "four writers at once find one pipeline run, not four"
+    runs = [r for r in runs if r not in parents]
+    assert {r.data.tags["mlflow.parentRunId"] for r in runs} == {parents[0].info.run_id}
     assert sorted(r.data.tags["genbench.model"] for r in runs) == sorted(
         f"m{w}-{i}" for w in range(4) for i in range(3))
     assert all(r.info.status == "FINISHED" for r in runs)

@@ -161,11 +161,20 @@ def _stats(xs: list[float]) -> dict:
     return {"mean": mean, "sd": sd, "values": xs}
 
 
+def _studies_of(operands: list[Operand]) -> set[str]:
+    """The studies (params.yaml's ``studies``) whose numbers a check reads: the toys' as model
+    ``toys``, gan_studies' as a model's ``study.`` metrics."""
+    return ({"toys" for o in operands if o.model == "toys"}
+            | {"gan_studies" for o in operands if o.model and o.path.startswith("study.")})
+
+
 def judge(claim: Claim, per_seed: dict[int, dict[str, dict]], selected: set[str],
-          min_seeds: int) -> dict:
-    """The verdict of ``claim`` over ``per_seed`` ({seed: {model: flat metrics}})."""
+          min_seeds: int, unselected: set[str] = frozenset()) -> dict:
+    """The verdict of ``claim`` over ``per_seed`` ({seed: {model: flat metrics}});
+    ``unselected``: the studies that did not run (their stubs), whose claims are not run."""
     operands, ops = parse_check(claim.check)
     missing = sorted({o.model for o in operands if o.model and o.model != "toys"} - selected)
+    missing += [f"{s} (studies)" for s in sorted(_studies_of(operands) & set(unselected))]
     out: dict[str, Any] = {"check": claim.check}
     if missing:
         return {**out, "verdict": "not run", "reason": f"not selected: {', '.join(missing)}"}
@@ -195,9 +204,22 @@ def judge(claim: Claim, per_seed: dict[int, dict[str, dict]], selected: set[str]
     terms = {str(o): _stats([vals[s][k] for s in seeds]) for k, o in enumerate(operands)
              if o.model is not None}
     test = {"p_wilcoxon": wilcoxon_p([vals[s][0] for s in seeds], [vals[s][1] for s in seeds],
-                                     ops[0])} if len(operands) == 2 else {}
+                                     ops[0]),
+            "effect": paired_effect([vals[s][0] for s in seeds], [vals[s][1] for s in seeds])
+            } if len(operands) == 2 else {}
     return {**out, "verdict": verdict, "reason": reason, "seeds": seeds, "true_in": true_in,
             "terms": terms, **test}
+
+
+def paired_effect(a: list[float], b: list[float]) -> dict:
+    """The paired difference a − b over the seeds: its mean, its standard deviation (n − 1)
+    and Cohen's d_z = mean / sd (Cohen 1988, the standardised mean difference of paired
+    samples; None when sd = 0 or one seed): how large the difference is against its own seed
+    spread. |d_z| < 0.5 with a mixed sign says why more seeds rarely decide a claim."""
+    d = [x - y for x, y in zip(a, b)]
+    st = _stats(d)
+    return {"mean_diff": st["mean"], "sd_diff": st["sd"],
+            "d_z": st["mean"] / st["sd"] if len(d) > 1 and st["sd"] > 0 else None}
 
 
 def wilcoxon_p(a: list[float], b: list[float], op: str) -> float | None:
@@ -248,6 +270,15 @@ def mark_steep(result: dict, curves_dir: Path) -> None:
             c["steep"] = steep
 
 
+def _ran(study: Path | None) -> bool:
+    """A study's metrics file exists and is not the stub of an unselected study."""
+    from genbench.core.io import read_json
+
+    return (study is not None and Path(study).exists()
+            and read_json(study, fix=f"rerun its stage: dvc repro {Path(study).stem}")
+            .get("selected") is not False)
+
+
 def collect(metrics_dir: Path, analyses_dir: Path, toys: Path | None,
             models, studies: Path | None = None) -> dict[str, dict]:
     """One seed's metrics per model: metrics/models/<m>.json and metrics/analyses/<m>.json
@@ -264,12 +295,12 @@ def collect(metrics_dir: Path, analyses_dir: Path, toys: Path | None,
                 flat.update(flatten(read_json(f, fix=f"rerun its evaluate stage: dvc repro "
                                                      f"evaluate@{m}")))
         out[m] = flat
-    if studies is not None and Path(studies).exists():
+    if _ran(studies):
         found = read_json(studies, fix="rerun it: dvc repro gan_studies").get("models", {})
         for m, r in found.items():
             if m in out:
                 out[m].update(flatten({"study": r}))
-    if toys is not None and Path(toys).exists():
+    if _ran(toys):
         main = read_json(toys, fix="rerun the toys stage: dvc repro toys")
         out["toys"] = flatten({k: v for k, v in main.items() if k != "seeds"})
     return out
@@ -283,7 +314,7 @@ def collect_seeds(seeds_dir: Path, seeded, seeds, toys: Path | None = None) -> d
     from genbench.core.io import read_json
 
     out: dict[int, dict[str, dict]] = {s: {} for s in seeds}
-    if toys is not None and Path(toys).exists():
+    if _ran(toys):
         extra = read_json(toys, fix="rerun the toys stage: dvc repro toys").get("seeds", {})
         for s in seeds:
             if str(s) in extra:
@@ -298,10 +329,12 @@ def collect_seeds(seeds_dir: Path, seeded, seeds, toys: Path | None = None) -> d
 
 
 def evaluate_claims(cf: ClaimsFile, per_seed: dict[int, dict[str, dict]],
-                    selected: set[str], more: dict | None = None) -> dict:
+                    selected: set[str], more: dict | None = None,
+                    unselected: set[str] = frozenset()) -> dict:
     """reports/claims.json: the verdicts and their numbers, and a count per verdict."""
     results = {c.id: {"statement": c.statement, "source": c.source,
-                      **judge(c, per_seed, selected, cf.min_seeds)} for c in cf.claims}
+                      **judge(c, per_seed, selected, cf.min_seeds, unselected)}
+               for c in cf.claims}
     for r in results.values():
         r["verdict_code"] = VERDICT_CODE.get(r["verdict"], 0)  # numbers show in metrics diff
     counts = {v: sum(r["verdict"] == v for r in results.values())
@@ -347,7 +380,9 @@ def run_claims(params, claims_file: Path, metrics_dir: Path, analyses_dir: Path,
                 per_seed[s] = models_of_seed
     more = {"seeds": [s for s in params.more_seeds if s in per_seed],
             "models": [m for m in params.more_seeded if m in models]}
-    result = evaluate_claims(cf, per_seed, set(models), more)
+    unselected = {Path(f).stem for f in (toys, studies)
+                  if f is not None and Path(f).exists() and not _ran(f)}
+    result = evaluate_claims(cf, per_seed, set(models), more, unselected)
     if curves_dir is not None:
         mark_steep(result, Path(curves_dir))
     write_json(out, result)

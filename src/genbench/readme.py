@@ -125,6 +125,8 @@ def claims_table(claims: dict) -> str:
         models = [k.split(":", 1)[0] for k in terms]
         vals = "; ".join(_values(k, t, models) for k, t in terms.items())
         p = f"; Wilcoxon p = {c['p_wilcoxon']:.3g}" if c.get("p_wilcoxon") is not None else ""
+        if (c.get("effect") or {}).get("d_z") is not None:
+            p += f"; d_z {c['effect']['d_z']:.2f}"
         if c.get("steep"):
             p += "; steep curve: " + ", ".join(f"{m} {v:+.0%}" for m, v in c["steep"].items())
         lines.append(f"| {cid} | `{c['check']}` | {vals or '–'} | {c['verdict']} "

@@ -654,6 +654,10 @@ def _claims_blocks(claims: dict, kinds: dict[str, str] | None = None) -> list:
             verdict += f" ({c.get('reason', '')})"
         if c.get("p_wilcoxon") is not None:
             verdict += f"; Wilcoxon p = {c['p_wilcoxon']:.3g} (n = {len(c['seeds'])})"
+        if (c.get("effect") or {}).get("d_z") is not None:
+            e = c["effect"]
+            verdict += (f"; difference {e['mean_diff']:.3g} ± {e['sd_diff']:.3g} over seeds, "
+                        f"d_z {e['d_z']:.2f}")
         if c.get("steep"):
             verdict += "; decided on a steep curve: " + ", ".join(
                 f"{m} {v:+.0%} over its last fifth" for m, v in c["steep"].items())
@@ -672,7 +676,10 @@ def _claims_blocks(claims: dict, kinds: dict[str, str] | None = None) -> list:
             f"the inconclusive ones; below each, the sections its evidence is in. Beside the "
             f"verdict of a two-operand claim: the one-sided paired Wilcoxon signed-rank p over "
             f"its seeds in the check's direction (it does not decide the verdict; with all seeds "
-            f"agreeing it is 2⁻ⁿ: 0.125 at 3 seeds, 0.031 at 5); and where a compared model's "
+            f"agreeing it is 2⁻ⁿ: 0.125 at 3 seeds, 0.031 at 5); the paired difference of its "
+            f"two sides over the seeds (mean ± sd) and Cohen's d_z = mean / sd, the difference "
+            f"against its own seed spread (|d_z| < 0.5: smaller than the spread, which more "
+            f"seeds rarely decide); and where a compared model's "
             f"learning curve (main seed) still moved by more than 10% over its last fifth, "
             f"that the claim was decided on a steep curve: a longer budget may change it. Rule "
             f"and metric sources: src/genbench/claims.py.")
@@ -811,7 +818,11 @@ def _stage_sections(inputs: list[StageInput], base: Path) -> list:
     for s in inputs:
         if s.metrics.exists():
             fig = os.path.relpath(s.figures, base) if s.figures else "."
-            out += stage_section(s.stage).section(read_json(s.metrics), fig)
+            metrics, module = read_json(s.metrics), stage_section(s.stage)
+            if metrics.get("selected") is False:  # a study `studies` did not list: its stub
+                out += [Heading(2, getattr(module, "TITLE", s.stage)), Para(metrics["reason"])]
+            else:
+                out += module.section(metrics, fig)
     return out
 
 
@@ -821,7 +832,9 @@ def _stage_summaries(inputs: list[StageInput]) -> dict[str, dict]:
     for s in inputs:
         summary = getattr(stage_section(s.stage), "summary", None)
         if summary is not None and s.metrics.exists():
-            out[s.stage] = summary(read_json(s.metrics))
+            metrics = read_json(s.metrics)
+            if metrics.get("selected") is not False:
+                out[s.stage] = summary(metrics)
     return out
 
 

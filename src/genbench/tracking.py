@@ -163,18 +163,60 @@ class Run:
             _retrying(self._m.set_tags, tags)
 
 
+#: MLflow 3's UI opens an experiment by this tag: "custom_model_development" = the training
+#: runs table (without it, an experiment may open on the GenAI overview of traces)
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+
+
 def _experiment_id(mlflow, cfg: MlflowConfig) -> str:
     exp = mlflow.get_experiment_by_name(cfg.experiment)
-    if exp is not None:
-        return exp.experiment_id
-    uri = mlflow.get_tracking_uri()
-    # A local database gets an absolute artifact root beside it; a server chooses its own.
-    location = (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri() \
-        if uri.startswith("sqlite:///") else None
-    try:
-        return mlflow.create_experiment(cfg.experiment, artifact_location=location)
-    except Exception:  # noqa: BLE001 - created concurrently by a parallel stage
-        return mlflow.get_experiment_by_name(cfg.experiment).experiment_id
+    if exp is None:
+        uri = mlflow.get_tracking_uri()
+        # A local database gets an absolute artifact root beside it; a server its own.
+        location = (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").as_uri() \
+            if uri.startswith("sqlite:///") else None
+        try:
+            mlflow.create_experiment(cfg.experiment, artifact_location=location,
+                                     tags=EXPERIMENT_KIND)
+        except Exception:  # noqa: BLE001, S110 - created concurrently by a parallel stage:
+            pass  # the lookup below finds that one
+        exp = mlflow.get_experiment_by_name(cfg.experiment)
+    for k, v in EXPERIMENT_KIND.items():
+        if exp.tags.get(k) != v:  # an experiment made before the tag
+            mlflow.MlflowClient().set_experiment_tag(exp.experiment_id, k, v)
+    return exp.experiment_id
+
+
+def pipeline_key(exp_name: str, params_file: Path | str = "params.yaml") -> str:
+    """What one pipeline run is: the DVC experiment (``$DVC_EXP_NAME``: one per `dvc exp
+    run`), or in the workspace (`dvc repro`, `make repro`) the params.yaml it runs (its sha256,
+    12 hex digits): the stages of one run share it, another config gets another."""
+    if exp_name != "workspace":
+        return exp_name
+    import hashlib
+
+    f = Path(params_file)
+    digest = hashlib.sha256(f.read_bytes()).hexdigest()[:12] if f.exists() else "unknown"
+    return f"workspace-{digest}"
+
+
+def _parent_run(mlflow, exp_id: str, key: str) -> str:
+    """The run that groups one pipeline run's runs (MLflow nests a run under the run its
+    ``mlflow.parentRunId`` tag names): found by its ``genbench.pipeline`` tag, else created
+    (FINISHED at once: it holds no numbers, its children do). Called under the setup lock, so
+    two stages side by side find one parent, not two."""
+    client = mlflow.MlflowClient()
+    found = client.search_runs([exp_id], filter_string=f"tags.`genbench.pipeline` = '{key}' "
+                                                        f"and tags.`genbench.kind` = 'pipeline'",
+                               max_results=1)
+    if found:
+        return found[0].info.run_id
+    parent = client.create_run(exp_id, run_name=f"pipeline@{key}",
+                               tags={"genbench.pipeline": key, "genbench.kind": "pipeline",
+                                     "dvc.exp_name": os.environ.get("DVC_EXP_NAME",
+                                                                    "workspace")})
+    client.set_terminated(parent.info.run_id, status="FINISHED")
+    return parent.info.run_id
 
 
 @contextlib.contextmanager
@@ -211,9 +253,13 @@ def _end_stale_runs(mlflow, exp_id: str, model: str, exp_name: str) -> None:
 
 
 @contextlib.contextmanager
-def run(cfg: MlflowConfig, *, model: str, kind: str, run_id: str | None = None) -> Iterator[Run]:
-    """Open (``run_id`` given and found) or start the model's run. An exception inside marks it
-    FAILED; a normal exit marks it FINISHED."""
+def run(cfg: MlflowConfig, *, model: str, kind: str, run_id: str | None = None,
+        start_ms: int | None = None, end_ms: int | None = None) -> Iterator[Run]:
+    """Open (``run_id`` given and found) or start the model's run, nested under its pipeline
+    run (:func:`_parent_run`). An exception inside marks it FAILED; a normal exit marks it
+    FINISHED. ``start_ms``/``end_ms`` (epoch milliseconds): the run's times when the work it
+    records happened before this process (the training: MLflow's Duration column is then the
+    training time, not the seconds spent logging)."""
     if not cfg.enabled:
         yield Run()
         return
@@ -236,15 +282,22 @@ def run(cfg: MlflowConfig, *, model: str, kind: str, run_id: str | None = None) 
                 run_id = None
         exp_name = os.environ.get("DVC_EXP_NAME", "workspace")
         _end_stale_runs(mlflow, exp_id, model, exp_name)
-        tags = {"genbench.model": model, "genbench.kind": kind, "dvc.exp_name": exp_name}
-        active = _retrying(mlflow.start_run, run_id=run_id, experiment_id=exp_id,
-                                  run_name=None if run_id else f"{model}@{exp_name}", tags=tags)
+        key = pipeline_key(exp_name)
+        tags = {"genbench.model": model, "genbench.kind": kind, "dvc.exp_name": exp_name,
+                "genbench.pipeline": key,
+                "mlflow.parentRunId": _retrying(_parent_run, mlflow, exp_id, key)}
+        if run_id is None:  # created with its start time, then made the active run
+            run_id = _retrying(mlflow.MlflowClient().create_run, exp_id, start_time=start_ms,
+                               tags=tags, run_name=f"{model}@{exp_name}").info.run_id
+        active = _retrying(mlflow.start_run, run_id=run_id)
     status = "FAILED"
     try:
         yield Run(mlflow, active.info.run_id)
         status = "FINISHED"
     finally:
         _retrying(mlflow.end_run, status=status)
+        if end_ms is not None:
+            _retrying(mlflow.MlflowClient().set_terminated, active.info.run_id, status, end_ms)
 
 
 def _history(losses_csv: Path) -> list[tuple[int, str, float]]:
@@ -263,18 +316,31 @@ def log_model_run(cfg: MlflowConfig, *, model: str, record: dict, train_info: di
                   losses_csv: Path | str | None, model_path: Path | str, metrics: dict,
                   analyses: dict | None = None, figures_dir: Path | str | None = None,
                   grid_path: Path | str | None = None,
-                  curve: list[dict] | None = None) -> str | None:
+                  curve: list[dict] | None = None, data_dir: Path | str | None = None,
+                  budget: str | None = None, train_info_path: Path | str | None = None
+                  ) -> str | None:
     """One run for the evaluated ``model`` (``record``: its model file's record: kind, config,
     step); returns the run id (None when tracking is disabled). ``curve``: the learning curve's
     rows (:mod:`genbench.pipeline.curve`), logged as ``curve.<metric>`` histories over the
-    training step."""
-    with run(cfg, model=model, kind=record["kind"]) as r:
+    training step. ``data_dir`` (data/processed): the data set as params and as the run's
+    dataset input; ``budget``: the budget's name; ``train_info_path`` (train.json, written when
+    training ended): the run spans the training (end = that file's time, start = end minus
+    ``train_seconds``), so MLflow's Duration is the training time."""
+    start_ms = end_ms = None
+    if train_info_path is not None and Path(train_info_path).exists() \
+            and isinstance(train_info.get("train_seconds"), (int, float)):
+        end_ms = int(Path(train_info_path).stat().st_mtime * 1000)
+        start_ms = end_ms - int(train_info["train_seconds"] * 1000)
+    with run(cfg, model=model, kind=record["kind"], start_ms=start_ms, end_ms=end_ms) as r:
         if r._m is None:
             return None
+        data = _data_input(r, Path(data_dir)) if data_dir is not None else {}
         r.log_params({"model": record["config"], "seed": train_info.get("seed"),
                       "train": {k: train_info.get(k) for k in
                                 ("steps", "batch_size", "precision", "threads", "nproc",
-                                 "device")}})
+                                 "device")},
+                      **({"data": data} if data else {}),
+                      **({"budget": budget} if budget else {})})
         if losses_csv is not None and Path(losses_csv).exists():
             r.log_history(_history(Path(losses_csv)))
         if curve:
@@ -292,6 +358,29 @@ def log_model_run(cfg: MlflowConfig, *, model: str, record: dict, train_info: di
             r.log_artifacts(figures_dir, "analysis")
         return r.run_id
 
+
+
+def _data_input(r: Run, data_dir: Path) -> dict:
+    """The processed data set (data/processed/meta.json: name, split sizes, the train split's
+    sha256) as the run's MLflow dataset input (context "training"; the UI's Dataset column);
+    returns it as params."""
+    from genbench.core.io import read_json
+
+    meta_file = data_dir / "meta.json"
+    if not meta_file.exists():
+        return {}
+    meta = read_json(meta_file, fix="rerun the preprocess stage: dvc repro preprocess")
+    digest = str((meta.get("sha256") or {}).get("train.pt", ""))[:12] or None
+    params = {"name": meta.get("dataset"), **{f"{k}_size": v for k, v in
+                                              (meta.get("sizes") or {}).items()},
+              "train_sha256": digest}
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+
+    dataset = MetaDataset(resolve_dataset_source(str(data_dir.resolve())),
+                          name=str(meta.get("dataset")), digest=digest)
+    _retrying(r._m.log_input, dataset, context="training")
+    return params
 
 
 def log_stage_run(cfg: MlflowConfig, *, name: str, params: dict, result: dict,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -17,6 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from genbench.core.errors import ConfigError
 
 DATASETS = ("mnist5k", "digits", "mnist", "fashion_mnist", "cifar10")
+#: the stages beyond the model chains that run only when params.yaml's ``studies`` lists them
+#: (each has a :class:`StudyView`); coverage, claims and report always run
+STUDIES = ("toys", "cluster", "arithmetic", "tangent_prop", "text", "captions", "gan_studies")
 
 
 #: a layer's size (units or channels): ≥ 1, so `hidden: [0]` is refused before training, not
@@ -265,6 +268,8 @@ class Params(Section):
     tangent_prop: TangentPropConfig = TangentPropConfig()
     text: TextConfig = TextConfig()
     models: dict[str, dict[str, Any]]
+    # the studies that run (conf/toolbox: all of STUDIES, or none for a one-model experiment)
+    studies: list[Literal[STUDIES]] = Field(default_factory=lambda: list(STUDIES))
     # extra training seeds of the models the claims compare (stage seed@<model>-<seed>); the
     # main chains keep `seed`. `seeded`: those models, one key each, added by their conf/model
     # file (defaults: /seeded@_global_.seeded.<name>), so only selected models appear.
@@ -329,6 +334,7 @@ class SampleBudget(Section):
 
 
 class EvaluateBudget(Section):
+    name: str  # logged to MLflow with the run
     n_samples: int = Field(ge=20)
     max_steps: int | None = Field(default=None, ge=1)
     curve_samples: int = Field(default=500, ge=20)
@@ -379,8 +385,32 @@ class View(Section):
         if model is not None:
             full["models"] = {model: full["models"][model]}
         return cls.model_validate({**{k: _slice(full[k], f.annotation)
-                                      for k, f in cls.model_fields.items() if k != "code"},
-                                   "code": code or {}})
+                                      for k, f in cls.model_fields.items()
+                                      if k not in ("code", "selected")},
+                                   "code": code or {}, **cls._extra(params)})
+
+    @classmethod
+    def _extra(cls, params: Params) -> dict:
+        """Fields of the view that are not a params.yaml section (none here)."""
+        return {}
+
+
+class StudyView(View):
+    """A study's view (a stage of :data:`STUDIES`): ``selected`` = params.yaml's ``studies``
+    lists it. An unselected study writes a stub saying so (:func:`genbench.cli.stage_main`)
+    instead of running; its view says only that, so its settings do not rerun it."""
+
+    study: ClassVar[str]
+    selected: bool = True
+
+    @classmethod
+    def _extra(cls, params: Params) -> dict:
+        return {"selected": cls.study in params.studies}
+
+    def stub(self) -> dict:
+        """What the params stage writes for an unselected study: that alone, so neither its
+        settings nor its code rerun it while it is off."""
+        return {"selected": False}
 
 
 def _slice(value: Any, ann: Any) -> Any:
@@ -437,7 +467,8 @@ class EvaluateView(View):
     mlflow: MlflowConfig
 
 
-class ToysView(View):
+class ToysView(StudyView):
+    study: ClassVar[str] = "toys"
     seed: int = Field(ge=0)
     seeds: list[int] = Field(default_factory=list)  # the mixtures rerun with each (claims)
     train: JudgeEngine
@@ -445,8 +476,10 @@ class ToysView(View):
     budget: StepsBudget
 
 
-class ClusterView(View):
+class ClusterView(StudyView):
     """The clustering of codes: the selected models (their kinds say which have an encoder)."""
+
+    study: ClassVar[str] = "cluster"
 
     seed: int = Field(ge=0)
     train: Device
@@ -455,7 +488,8 @@ class ClusterView(View):
     mlflow: MlflowConfig
 
 
-class ArithmeticView(View):
+class ArithmeticView(StudyView):
+    study: ClassVar[str] = "arithmetic"
     seed: int = Field(ge=0)
     train: Device
     arithmetic: ArithmeticConfig
@@ -463,7 +497,8 @@ class ArithmeticView(View):
     mlflow: MlflowConfig
 
 
-class TangentPropView(View):
+class TangentPropView(StudyView):
+    study: ClassVar[str] = "tangent_prop"
     seed: int = Field(ge=0)
     train: JudgeEngine  # trains a classifier in fp32, as the evaluator
     tangent_prop: TangentPropConfig
@@ -472,7 +507,8 @@ class TangentPropView(View):
     mlflow: MlflowConfig
 
 
-class TextView(View):
+class TextView(StudyView):
+    study: ClassVar[str] = "text"
     seed: int = Field(ge=0)
     text: TextConfig
     budget: StepsBudget
@@ -511,9 +547,18 @@ class CoverageView(View):
     models: dict[str, dict[str, Any]]
 
 
-class GanStudiesView(ReportView):
+class GanStudiesView(StudyView, ReportView):
     """Stage gan_studies: the selection (each studied model's own settings come with its
     evaluate view); its own file, so the report's code does not rerun it."""
+
+    study: ClassVar[str] = "gan_studies"
+
+
+class CaptionsView(StudyView, PreprocessView):
+    """Stage captions: the data settings (the preprocess stage's), its own file so that its
+    code and its selection are its own."""
+
+    study: ClassVar[str] = "captions"
 
 
 #: view file (relative to the params/ folder) -> its class; ``{model}``: one file per model.
@@ -525,7 +570,7 @@ VIEWS: dict[str, type[View]] = {
     "toys.json": ToysView, "report.json": ReportView, "cluster.json": ClusterView,
     "arithmetic.json": ArithmeticView, "tangent_prop.json": TangentPropView,
     "text.json": TextView, "claims.json": ClaimsView, "gan_studies.json": GanStudiesView,
-    "coverage.json": CoverageView}
+    "coverage.json": CoverageView, "captions.json": CaptionsView}
 
 
 def write_views(params: Params, out_dir: Path | str, sources=None) -> list[str]:
@@ -542,7 +587,9 @@ def write_views(params: Params, out_dir: Path | str, sources=None) -> list[str]:
                 name = pattern.format(model=model)
                 kind = params.models[model]["kind"] if model is not None else None
                 code = sources.fingerprint(stage, kind) if sources is not None else None
-                write_json(folder / name, cls.of(params, model, code).model_dump(mode="json"))
+                view = cls.of(params, model, code)
+                write_json(folder / name, view.stub() if getattr(view, "selected", True) is False
+                           else view.model_dump(mode="json"))
                 names.append(name)
 
     write_dir_atomically(Path(out_dir), fill)
@@ -559,7 +606,21 @@ def format_validation_error(err: ValidationError, prefix: str, model_cls=None) -
         return f"{key}: unknown key{allowed}"  # the value may be a whole section: not echoed
     if e["type"] == "missing":
         return f"{key}: missing (required)"
-    return f"{key} = {e.get('input')!r}: {msg}"
+    return f"{key} = {_short(e.get('input'))}: {msg}"
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """A value for a one-line error: its repr, or for a long mapping/list what it is (a whole
+    section's dump is not the key a user needs to fix)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    if isinstance(value, dict):
+        keys = ", ".join(map(str, list(value)[:6]))
+        return f"a mapping of {len(value)} keys ({keys}{', …' if len(value) > 6 else ''})"
+    if isinstance(value, (list, tuple)):
+        return f"a list of {len(value)} items"
+    return text[:limit - 1] + "…"
 
 
 def validate(model_cls, data: Any, prefix: str = ""):

@@ -82,11 +82,54 @@ def write_bytes(path: Path | str, data: bytes) -> Path:
     return _atomic(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
-def torch_save(path: Path | str, obj: Any) -> Path:
-    """``torch.save`` atomically. Through a file object: given a path, torch names the zip's
-    inner folder after the (random) temp file, so equal tensors got different bytes and DVC
-    hashes every run; a file object gets the fixed name "archive"."""
+#: the key under which a saved record (model, checkpoint, curve, samples, evaluator) carries
+#: the sha256 of its own contents (:func:`content_sha256`), checked by :func:`torch_load`
+SHA_KEY = "sha256"
+
+
+def content_sha256(obj: Any) -> str:
+    """sha256 of a record's contents, independent of how torch serialises them: every tensor's
+    dtype, shape and raw bytes, every other leaf's ``repr``, dict keys in sorted order. A file
+    whose tensors were altered after saving (flipped floats, a changed byte in the data) no
+    longer matches the digest it was saved with, though torch still loads it."""
     import torch
+
+    h = hashlib.sha256()
+
+    def feed(x: Any) -> None:
+        if torch.is_tensor(x):
+            t = x.detach().cpu().contiguous()
+            h.update(f"T{t.dtype}{tuple(t.shape)}:".encode())
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        elif isinstance(x, dict):
+            h.update(b"{")
+            for k in sorted(x, key=repr):
+                h.update(repr(k).encode() + b"=")
+                feed(x[k])
+            h.update(b"}")
+        elif isinstance(x, (list, tuple)):
+            h.update(b"[")
+            for v in x:
+                feed(v)
+            h.update(b"]")
+        else:
+            h.update(repr(x).encode() + b";")
+
+    feed(obj)
+    return h.hexdigest()
+
+
+def torch_save(path: Path | str, obj: Any) -> Path:
+    """``torch.save`` atomically; a dict record gets :data:`SHA_KEY`, the sha256 of its
+    contents, which :func:`torch_load` checks (the data splits carry theirs in meta.json). Through
+    a file object: given a path, torch names the zip's inner folder after the (random) temp
+    file, so equal tensors got different bytes and DVC hashes every run; a file object gets the
+    fixed name "archive"."""
+    import torch
+
+    if isinstance(obj, dict):
+        body = {k: v for k, v in obj.items() if k != SHA_KEY}
+        obj = {**body, SHA_KEY: content_sha256(body)}
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as f:
@@ -98,7 +141,9 @@ def torch_save(path: Path | str, obj: Any) -> Path:
 def torch_load(path: Path | str, fix: str = "rebuild it with `dvc repro -f` of the stage "
                                            "that writes it") -> Any:
     """Load a genbench tensor file; ``weights_only`` refuses pickled code. A missing, empty,
-    truncated or foreign file is one :class:`DataError` line naming it and ``fix``."""
+    truncated or foreign file, or one whose contents no longer match the sha256 it was saved
+    with (:func:`torch_save`), is one :class:`DataError` line naming it and ``fix``. The record
+    comes back without its digest."""
     import torch
 
     from genbench.core.errors import DataError
@@ -107,9 +152,15 @@ def torch_load(path: Path | str, fix: str = "rebuild it with `dvc repro -f` of t
     if not path.is_file():
         raise DataError(f"{path}: missing; {fix}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch raises many types for a bad file
         raise DataError(f"{path}: unreadable ({_load_failure(path, err)}); {fix}") from None
+    if isinstance(obj, dict) and SHA_KEY in obj:
+        saved = obj.pop(SHA_KEY)
+        if content_sha256(obj) != saved:
+            raise DataError(f"{path}: damaged (its contents do not match the sha256 it was "
+                            f"saved with); {fix}")
+    return obj
 
 
 def _load_failure(path: Path, err: Exception) -> str:

@@ -183,6 +183,8 @@ def evaluate(params: EvaluateView, name: str, processed_dir, evaluator_path, mod
                            train_info=read_json(train_info_path) if train_info_path else {},
                            losses_csv=losses_path, model_path=model_path, metrics=out,
                            curve=curve,
-                           analyses=analyses, figures_dir=figures_dir, grid_path=grid_path)
+                           analyses=analyses, figures_dir=figures_dir, grid_path=grid_path,
+                           data_dir=processed_dir, budget=params.budget.name,
+                           train_info_path=train_info_path)
     return out
 

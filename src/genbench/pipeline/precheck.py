@@ -120,3 +120,32 @@ def check(params, conf_dir: Path | str | None = None) -> None:
     check_split_sizes(params)
     if conf_dir is not None:
         check_model_names(params, conf_dir)
+
+
+#: the copy of the last params file that passed, beside the views it made (params/)
+LAST_VALID = "last_valid_params.yaml"
+
+
+def keep_last_valid(params_file: Path | str, views_dir: Path | str) -> None:
+    """Keep a copy of ``params_file`` once it has passed every check and made its views."""
+    from genbench.core.io import write_text
+
+    write_text(Path(views_dir) / LAST_VALID, Path(params_file).read_text())
+
+
+def restore_last_valid(params_file: Path | str, views_dir: Path | str) -> str:
+    """After a refused params file: put the last valid one back (a failed `dvc exp run -S`
+    leaves the workspace as it was), the refused one beside it as ``<file>.rejected``; the
+    words that say so (empty when there is no valid copy or nothing to restore)."""
+    import shutil
+
+    params_file, last = Path(params_file), Path(views_dir) / LAST_VALID
+    if not last.exists() or not params_file.exists() or params_file.suffix not in (".yaml",
+                                                                                   ".yml"):
+        return ""
+    if params_file.read_bytes() == last.read_bytes():
+        return ""
+    rejected = params_file.with_name(params_file.name + ".rejected")
+    shutil.copyfile(params_file, rejected)
+    shutil.copyfile(last, params_file)
+    return f" ({params_file} is back to the last valid one; the refused one is {rejected})"

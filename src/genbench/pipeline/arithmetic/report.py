@@ -6,6 +6,9 @@ import pandas as pd
 
 from genbench.doc import Heading, Images, Para, Table
 
+#: its heading (also over "not run" when `studies` does not list it)
+TITLE = "Code-space arithmetic"
+
 
 def section(a: dict, fig_rel: str) -> list:
     rows, figs = {}, []
@@ -24,7 +27,7 @@ def section(a: dict, fig_rel: str) -> list:
         figs.append((f"{fig_rel}/{r['figure']}", f"{name} arithmetic", 420))
     if not rows:
         return []
-    out = [Heading(2, "Code-space arithmetic"),
+    out = [Heading(2, TITLE),
            Para("Attribute vectors as differences of mean codes: v(a→b) = mean code of class b "
                 "− of class a; v(thick) = mean code of the thickest quarter − of the thinnest, "
                 "by ink (mean pixel value). Added to new codes and decoded (autoencoders: means "

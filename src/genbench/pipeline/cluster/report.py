@@ -7,6 +7,9 @@ import pandas as pd
 
 from genbench.doc import Heading, Images, Para, Table
 
+#: its heading (also over "not run" when `studies` does not list it)
+TITLE = "Clustering of representations"
+
 
 def _ward_note(rows: dict) -> str:
     """How far Ward moves under rounding alone: the pca model's float32 codes and the float64
@@ -26,7 +29,7 @@ def section(c: dict, fig_rel: str) -> list:
     rows = {name: {"code dim": r["code_dim"],
                    **{f"{alg} {m}": r[alg][m] for alg in ("kmeans", "ward")
                       for m in ("purity", "nmi", "ari")}} for name, r in c["rows"].items()}
-    out = [Heading(2, "Clustering of representations"),
+    out = [Heading(2, TITLE),
            Para(f"k-means (k-means++, best of `cluster.kmeans_init` starts) and agglomerative "
                 f"clustering with Ward's linkage, k = {c['clusters']} clusters, on the same "
                 f"{c['points']} test images: raw pixels, PCA codes (scikit-learn, the "

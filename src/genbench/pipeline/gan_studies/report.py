@@ -16,6 +16,10 @@ CAPTIONS = ("Captions are generated from each digit's label and three measured a
             "caption is in data/captions).")
 
 
+#: its heading (also over "not run" when `studies` does not list it)
+TITLE = "Modern GANs"
+
+
 def _truncation(name: str, r: dict, fig: str) -> list:
     rows = {f"ψ = {k}": {m: v[m] for m in ("fid", "precision", "recall", "class_accuracy",
                                            "classes") if m in v}
@@ -92,7 +96,7 @@ def _text(name: str, r: dict, fig: str) -> list:
 def section(g: dict, fig: str) -> list:
     if not g.get("models"):
         return []
-    out = [Heading(2, "Modern GANs"),
+    out = [Heading(2, TITLE),
            Para("SAGAN (self-attention at 14×14, spectral norm, hinge, TTUR; `sagan_noattn` is "
                 "the same without attention: the claims table compares them over seeds), BigGAN "
                 "(shared class embedding + hierarchical z into conditional batch norm, "

@@ -7,6 +7,9 @@ import pandas as pd
 
 from genbench.doc import Heading, Para, Table, pm
 
+#: its heading (also over "not run" when `studies` does not list it)
+TITLE = "Tangent prop"
+
 
 def section(t: dict, fig_rel: str | None = None) -> list:
     rows = {}
@@ -21,4 +24,4 @@ def section(t: dict, fig_rel: str | None = None) -> list:
             f"Test accuracy, mean ± sd over {t['repeats']} label draws.")
     if t.get("skipped"):
         text += " Not run: " + "; ".join(t["skipped"].values()) + "."
-    return [Heading(2, "Tangent prop"), Para(text), Table(pd.DataFrame(rows).T)]
+    return [Heading(2, TITLE), Para(text), Table(pd.DataFrame(rows).T)]

@@ -7,6 +7,9 @@ import pandas as pd
 
 from genbench.doc import Heading, Para, Table, pm
 
+#: its heading (also over "not run" when `studies` does not list it)
+TITLE = "Predictive learning on text"
+
 
 def section(x: dict, fig_rel: str | None = None) -> list:
     docs = {k: {"Pearson r": pm(v["pearson"]), "Spearman ρ": pm(v["spearman"])}
@@ -15,7 +18,7 @@ def section(x: dict, fig_rel: str | None = None) -> list:
                  "pairs out of vocabulary": f"{v['oov_share']['mean']:.0%}"}
              for k, v in x["wordsim353"].items()}
     d = x["documents"]
-    return [Heading(2, "Predictive learning on text"),
+    return [Heading(2, TITLE),
             Para(f"word2vec (CBOW, skip-gram) and doc2vec (PV-DM, PV-DBOW), gensim, trained "
                  f"{x['epochs']} passes over the Lee background corpus gensim ships ({d['train']}"
                  f" news articles, {d['train_tokens']:,} tokens). Judged on the {d['test']} Lee "

@@ -7,9 +7,12 @@ import pandas as pd
 
 from genbench.doc import Heading, Images, Para, Table
 
+#: its heading (also over "not run" when `studies` does not list it)
+TITLE = "2-D GAN experiments"
+
 
 def section(toys: dict, fig_rel: str) -> list:
-    return [Heading(2, "2-D GAN experiments"), Para(_line_text(toys["line2d"])),
+    return [Heading(2, TITLE), Para(_line_text(toys["line2d"])),
             Images([(f"{fig_rel}/line2d.png", "line GAN", None)]),
             Para("Mode collapse (VEEGAN/PacGAN protocol): 2,500 generated points; high "
                  "quality = within 3σ of a mode; a mode counts as captured with at least "
