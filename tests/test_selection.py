@@ -115,8 +115,8 @@ def test_a_claim_on_an_unselected_study_is_not_run(tmp_path):
 
 def test_no_stage_but_params_has_a_persist_output():
     """DVC skips its run cache for a stage with a persist output (dvc/stage/cache.py,
-    ``_can_hash``): the checkpoints are the engine's files, not outputs, so a model's chain
-    switched back to a config it ran before is restored, not retrained."""
+    ``_can_hash``): the checkpoints are the engine's files, not outputs, so a model's training
+    and sampling switched back to a config they ran before are restored, not rerun."""
     persist = []
     for name, stage in DVC.items():
         body = stage.get("do", stage)
@@ -124,5 +124,11 @@ def test_no_stage_but_params_has_a_persist_output():
             if isinstance(out, dict) and any((v or {}).get("persist") for v in out.values()):
                 persist.append(f"{name}: {next(iter(out))}")
     assert persist == ["params: params"]
+    # ... nor for one with an uncached output that is not a metric or plot
+    # (dvc/stage/__init__.py: ``run_cache=not no_cache_outs``): train and sample cache all
+    for name in ("train", "sample"):
+        uncached = [o for o in DVC[name]["do"]["outs"]
+                    if isinstance(o, dict) and (next(iter(o.values())) or {}).get("cache") is False]
+        assert not uncached, f"{name}: {uncached}"
     ignored = subprocess.run(["git", "check-ignore", "-q", "checkpoints/vae.pt"], cwd=ROOT)
     assert ignored.returncode == 0, "checkpoints/ must be git-ignored (not a DVC output)"
