@@ -87,7 +87,8 @@ def dag(repo, root):
     return SimpleNamespace(repo=repo, models=models, overrides=overrides, params=params,
                            seeded=list(params["seeded"]),
                            more_seeded=list(params["more_seeded"]),
-                           report=(repo / "reports" / "report.md").read_text())
+                           report=(repo / "reports" / "report.md").read_text(),
+                           vae_model=(repo / "models" / "vae" / "model.pt").read_bytes())
 
 
 def read(dag, path: str):
@@ -353,13 +354,12 @@ def test_switching_back_restores_the_chain_from_the_run_cache(dag):
     """The same params again: DVC's run cache restores train@vae and sample@vae (no persist or
     uncached output), so nothing trains; evaluate@vae (its metrics are git-tracked, uncached
     outputs) reruns and logs its MLflow run; the model file is the one first trained."""
-    first = (dag.repo / "models" / "vae" / "model.pt").read_bytes()
     sh(["dvc", "exp", "run", *(f"-S{o}" for o in dag.overrides), "-S",
         "models.vae.latent_dim=8"], dag.repo)  # made by the test above: restored, or run
     out = sh(["dvc", "exp", "run", *(f"-S{o}" for o in dag.overrides)], dag.repo)
     assert not {"train@vae", "sample@vae"} & ran_stages(out), out[-2000:]
     assert "train@vae' is cached" in out or "Restored stage 'train@vae'" in out, out[-2000:]
-    assert (dag.repo / "models" / "vae" / "model.pt").read_bytes() == first
+    assert (dag.repo / "models" / "vae" / "model.pt").read_bytes() == dag.vae_model
 
 
 def test_a_one_model_experiment_runs_its_chain_and_stubs_only(dag):
@@ -400,5 +400,11 @@ def test_queued_experiments_run_side_by_side_into_one_mlflow_database(dag):
     queued = [r for r in client.search_runs([exp.experiment_id], max_results=1000)
               if r.data.tags.get("dvc.exp_name") in ("q4", "q6")]
     assert sorted((r.data.tags["dvc.exp_name"], r.data.tags["genbench.model"]) for r in queued
-                  if r.data.tags["genbench.model"] == "vae") == [("q4", "vae"), ("q6", "vae")]
+                  if r.data.tags.get("genbench.model") == "vae") == [("q4", "vae"), ("q6", "vae")]
     assert all(r.info.status == "FINISHED" for r in queued)
+    # one pipeline run per queued experiment, each experiment's runs nested under its own
+    parents = {r.data.tags["dvc.exp_name"]: r.info.run_id for r in queued
+               if r.data.tags["genbench.kind"] == "pipeline"}
+    assert sorted(parents) == ["q4", "q6"]
+    assert all(r.data.tags["mlflow.parentRunId"] == parents[r.data.tags["dvc.exp_name"]]
+               for r in queued if r.data.tags["genbench.kind"] != "pipeline")
