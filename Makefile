@@ -55,7 +55,10 @@ bench: install  ## training throughput per model and achieved GFLOP/s vs measure
 params: install  ## regenerate params.yaml from conf/ (dvc exp run does this itself)
 	$(BIN)/python -c "from genbench.core.config import write_params; write_params()"
 
-mlflow-ui: install
+# MLflow 3.17's UI opens on its GenAI view (a switch kept in the browser's local storage);
+# the link below opens the training runs table (?workflowType=machine_learning) and sets it
+mlflow-ui: install  ## the MLflow UI of mlflow.db: open the link it prints
+	@echo "open http://127.0.0.1:5000/#/experiments?workflowType=machine_learning"
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1
 
 # A team's tracking server: runs in a database backend store, artifacts under an artifact root
