@@ -270,13 +270,15 @@ def mark_steep(result: dict, curves_dir: Path) -> None:
             c["steep"] = steep
 
 
-def _ran(study: Path | None) -> bool:
-    """A study's metrics file exists and is not the stub of an unselected study."""
+def _study(path: Path | None) -> dict | None:
+    """A study's metrics (metrics/<study>.json), or None when its stage has not run or wrote
+    the stub of an unselected study."""
     from genbench.core.io import read_json
 
-    return (study is not None and Path(study).exists()
-            and read_json(study, fix=f"rerun its stage: dvc repro {Path(study).stem}")
-            .get("selected") is not False)
+    if path is None or not Path(path).exists():
+        return None
+    found = read_json(path, fix=f"rerun its stage: dvc repro {Path(path).stem}")
+    return None if found.get("selected") is False else found
 
 
 def collect(metrics_dir: Path, analyses_dir: Path, toys: Path | None,
@@ -295,13 +297,13 @@ def collect(metrics_dir: Path, analyses_dir: Path, toys: Path | None,
                 flat.update(flatten(read_json(f, fix=f"rerun its evaluate stage: dvc repro "
                                                      f"evaluate@{m}")))
         out[m] = flat
-    if _ran(studies):
-        found = read_json(studies, fix="rerun it: dvc repro gan_studies").get("models", {})
-        for m, r in found.items():
+    studied = _study(studies)
+    if studied is not None:
+        for m, r in studied.get("models", {}).items():
             if m in out:
                 out[m].update(flatten({"study": r}))
-    if _ran(toys):
-        main = read_json(toys, fix="rerun the toys stage: dvc repro toys")
+    main = _study(toys)
+    if main is not None:
         out["toys"] = flatten({k: v for k, v in main.items() if k != "seeds"})
     return out
 
@@ -314,8 +316,9 @@ def collect_seeds(seeds_dir: Path, seeded, seeds, toys: Path | None = None) -> d
     from genbench.core.io import read_json
 
     out: dict[int, dict[str, dict]] = {s: {} for s in seeds}
-    if _ran(toys):
-        extra = read_json(toys, fix="rerun the toys stage: dvc repro toys").get("seeds", {})
+    main = _study(toys)
+    if main is not None:
+        extra = main.get("seeds", {})
         for s in seeds:
             if str(s) in extra:
                 out[s]["toys"] = flatten(extra[str(s)])
@@ -381,7 +384,7 @@ def run_claims(params, claims_file: Path, metrics_dir: Path, analyses_dir: Path,
     more = {"seeds": [s for s in params.more_seeds if s in per_seed],
             "models": [m for m in params.more_seeded if m in models]}
     unselected = {Path(f).stem for f in (toys, studies)
-                  if f is not None and Path(f).exists() and not _ran(f)}
+                  if f is not None and Path(f).exists() and _study(f) is None}
     result = evaluate_claims(cf, per_seed, set(models), more, unselected)
     if curves_dir is not None:
         mark_steep(result, Path(curves_dir))

@@ -163,8 +163,9 @@ class Run:
             _retrying(self._m.set_tags, tags)
 
 
-#: MLflow 3's UI opens an experiment by this tag: "custom_model_development" = the training
-#: runs table (without it, an experiment may open on the GenAI overview of traces)
+#: the experiment's kind: MLflow 3 versions without the UI's "GenAI / Model training" switch
+#: open a "custom_model_development" experiment on its runs table; 3.17 follows the switch
+#: (the browser's choice, or ?workflowType=machine_learning: the link `make mlflow-ui` prints)
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 
