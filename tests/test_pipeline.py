@@ -291,6 +291,8 @@ def test_mlflow_has_one_finished_run_per_model_stage_and_the_claims(dag):
         m = r.data.tags["genbench.model"]
         assert (r.data.params["data.name"], r.data.params["budget"]) == ("digits", "smoke")
         assert [d.dataset.name for d in r.inputs.dataset_inputs] == ["digits"]
+        log = (dag.repo / ".dvc" / "tmp" / "repro" / f"{m}.log").read_text()
+        assert "can be interpreted in multiple ways" not in log, m  # MLflow's dataset warning
         seconds = read(dag, f"models/{m}/train.json")["train_seconds"]
         assert abs((r.info.end_time - r.info.start_time) / 1000 - seconds) < 0.01, m
     stage_runs = [r for r in runs if r.data.tags["genbench.model"] in toolbox]
@@ -342,9 +344,28 @@ def test_a_pulled_clone_reruns_nothing(dag, tmp_path):
 def test_exp_run_of_one_models_param_reruns_only_what_reads_it(dag):
     """Hydra recomposes params.yaml (every override again): only the model's chain, the stages
     that read every model's file or outputs (coverage: every model's samples), and the report
-    rerun."""
-    out = sh(["dvc", "exp", "run", *(f"-S{o}" for o in dag.overrides), "-S",
-              "models.vae.latent_dim=8"], dag.repo)
+    rerun. A second `dvc exp run` started meanwhile stops at once with one line and leaves
+    params.yaml to the first (it used to recompose it: the first trained the second's value)."""
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    first = subprocess.Popen(["dvc", "exp", "run", *(f"-S{o}" for o in dag.overrides), "-S",
+                              "models.vae.latent_dim=8"], cwd=dag.repo, env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    running = dag.repo / ".dvc/tmp/exps/run/workspace/workspace.json"  # DVC's, while it runs
+    deadline = time.monotonic() + 120
+    while not running.exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    composed = (dag.repo / "params.yaml").read_bytes()
+    second = subprocess.run(["dvc", "exp", "run", *(f"-S{o}" for o in dag.overrides), "-S",
+                             "models.vae.latent_dim=4"], cwd=dag.repo, env=env, text=True,
+                            capture_output=True, timeout=60, check=False)
+    out = first.communicate(timeout=1800)[0]
+    assert first.returncode == 0, out[-3000:]
+    lines = (second.stdout + second.stderr).strip().splitlines()
+    assert second.returncode != 0 and len(lines) == 1, lines
+    assert "this workspace is busy" in lines[0] and "params.yaml was not touched" in lines[0]
+    assert (dag.repo / "params.yaml").read_bytes() == composed
+    view = json.loads((dag.repo / "params/train/vae.json").read_text())
+    assert view["models"]["vae"]["latent_dim"] == 8  # the first run's value
     assert ran_stages(out) == {"params", "train@vae", "sample@vae", "evaluate@vae",
                                "seed@vae-1", "claims", "report", "cluster", "arithmetic",
                                "tangent_prop", "gan_studies", "coverage"}

@@ -24,6 +24,7 @@ import contextlib
 import math
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -378,8 +379,12 @@ def _data_input(r: Run, data_dir: Path) -> dict:
     from mlflow.data.dataset_source_registry import resolve_dataset_source
     from mlflow.data.meta_dataset import MetaDataset
 
-    dataset = MetaDataset(resolve_dataset_source(str(data_dir.resolve())),
-                          name=str(meta.get("dataset")), digest=digest)
+    with warnings.catch_warnings():
+        # MLflow 3.17 registers LocalArtifactDatasetSource for the schemes "" and "file" alike
+        # (mlflow/data/artifact_dataset_sources.py) and warns that a local path matches both
+        warnings.filterwarnings("ignore", "The specified dataset source can be interpreted")
+        source = resolve_dataset_source(str(data_dir.resolve()))
+    dataset = MetaDataset(source, name=str(meta.get("dataset")), digest=digest)
     _retrying(r._m.log_input, dataset, context="training")
     return params
 
