@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export DVC_NO_ANALYTICS := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install repro tune quickstart exps readme test test-fast golden bench params mlflow-ui mlflow-server mlflow-sync clean-outputs
+.PHONY: install repro tune quickstart exps readme test test-fast golden faults bench params mlflow-ui mlflow-server mlflow-sync clean-outputs
 
 # The stamp depends on the pins: changing pyproject.toml or requirements.lock reinstalls.
 $(VENV)/.installed: pyproject.toml requirements.lock
@@ -48,6 +48,9 @@ test-fast: install
 
 golden: install  ## this machine's golden digests of every model config (docs/development.md)
 	source $(BIN)/activate && GENBENCH_WRITE_GOLDEN=1 pytest -q tests/test_every_config.py
+
+faults: install  ## mistakes and faults run through DVC in a scratch clone: docs/faults.md (~10 min)
+	source $(BIN)/activate && python benchmarks/faults.py
 
 bench: install  ## training throughput per model and achieved GFLOP/s vs measured matmul peak
 	source $(BIN)/activate && python benchmarks/bench.py

@@ -1,6 +1,6 @@
 """Stage params: validate the whole params.yaml (every model section included: a bad value stops
 the pipeline here, before any stage deletes an output), check what the schema cannot (this
-machine, the split sizes, model names: genbench.pipeline.precheck), and write each stage's view of
+machine, the split sizes, model names, the claims file: genbench.pipeline.precheck), and write each stage's view of
 it to params/ — the slice of the settings that stage reads, and the only one it can see — with
 the hash of each source file the stage runs (its code dependency: genbench.core.code)."""
 
@@ -12,6 +12,8 @@ def add(p):
     p.add_argument("--src", required=True, help="the genbench package (src/genbench)")
     p.add_argument("--stages", required=True, help="the folder of the stage scripts")
     p.add_argument("--conf", help="the Hydra config folder (model names are checked against it)")
+    p.add_argument("--claims", help="the claims file (parsed, its models checked: the claims "
+                                    "stage would find a typo after DVC deleted its output)")
 
 
 def run(a, params):
@@ -19,7 +21,7 @@ def run(a, params):
     from genbench.core.config import write_views
     from genbench.pipeline.precheck import check, keep_last_valid
 
-    check(params, a.conf)
+    check(params, a.conf, a.claims)
     write_views(params, a.out, Sources(a.src, a.stages))
     keep_last_valid(a.params, a.out)
 

@@ -288,6 +288,35 @@ def test_a_claim_naming_no_model_is_an_error(tmp_path):
     load_claims(ROOT / "conf" / "claims.yaml", known)  # the repository's claims all resolve
 
 
+def test_a_metric_no_model_has_is_an_error_one_that_did_not_apply_is_no_value(tmp_path):
+    """`gan:fdi` (a typo: no model has `fdi`) stops the claims stage with one line; a metric
+    whose first name exists but not for this model (an analysis that did not apply) leaves the
+    claim "not run: no value", and so does a claim on a model that is not selected."""
+    from genbench.claims import ClaimsFile, check_metric_names, evaluate_claims
+
+    def claims(*checks):
+        return ClaimsFile(claims=[{"id": f"c{i}", "statement": "s", "source": "000",
+                                   "check": c} for i, c in enumerate(checks)])
+
+    per_seed = {0: {"a": {"fid": 3.0, "analysis.probe.acc": 0.9}, "b": {"fid": 2.0}}}
+    with pytest.raises(ConfigError, match="claim c0: a:fdi names the metric 'fdi', which no "
+                                          "model has"):
+        check_metric_names(claims("a:fdi < b:fid"), per_seed, {"a", "b"})
+    ok = claims("b:analysis.probe.acc > 0.5", "a:fdi < z:fid", "a:fid > b:fid")
+    check_metric_names(ok, per_seed, {"a", "b"})
+    verdicts = [c["verdict"] for c in evaluate_claims(ok, per_seed, {"a", "b"})["claims"].values()]
+    assert verdicts == ["not run", "not run", "inconclusive"]  # 1 seed of the 3 a verdict needs
+    known = {p.stem for p in (ROOT / "conf" / "model").glob("*.yaml")}
+    committed = json.loads((ROOT / "metrics" / "models" / "gan.json").read_text())
+    assert "fid" in committed  # the repository's claims on its committed run: no typo
+    from genbench.claims import collect
+
+    models = sorted(p.stem for p in (ROOT / "metrics" / "models").glob("*.json"))
+    run = {0: collect(ROOT / "metrics" / "models", ROOT / "metrics" / "analyses",
+                      ROOT / "metrics" / "toys.json", models, ROOT / "metrics" / "gan_studies.json")}
+    check_metric_names(load_claims(ROOT / "conf" / "claims.yaml", known), run, set(models))
+
+
 def test_claims_decided_on_a_steep_curve_are_marked(tmp_path):
     """A model whose curve of the compared metric still moved > 10% over its last segment."""
     from genbench.claims import last_change, mark_steep

@@ -200,8 +200,9 @@ def test_a_model_chain_hashes_the_file_that_registers_its_kind(root, tmp_path):
     assert "src/genbench/models/parts.py" in moved.fingerprint("train", "nmf")
 
 
-def _params_stage(root, tmp_path, **changes):
-    """Run the params stage on params.yaml with ``changes`` ({"a.b": value}); (rc, stderr)."""
+def _params_stage(root, tmp_path, claims=None, **changes):
+    """Run the params stage on params.yaml with ``changes`` ({"a.b": value}) and the claims
+    file ``claims`` (default: the repository's); (rc, stderr)."""
     raw = yaml.safe_load((root / "params.yaml").read_text())
     for key, value in changes.items():
         node = raw
@@ -212,7 +213,8 @@ def _params_stage(root, tmp_path, **changes):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     r = subprocess.run([sys.executable, "stages/params.py", "--params",
                         str(tmp_path / "params.yaml"), "--out", str(tmp_path / "views"),
-                        "--src", "src/genbench", "--stages", "stages", "--conf", "conf"],
+                        "--src", "src/genbench", "--stages", "stages", "--conf", "conf",
+                        "--claims", str(claims or root / "conf" / "claims.yaml")],
                        cwd=root, capture_output=True, text=True)
     return r.returncode, r.stderr
 
@@ -244,6 +246,21 @@ def test_the_params_stage_refuses_what_a_later_stage_would_fail_on(root, tmp_pat
     rc, err = _params_stage(root, tmp_path, **changes)
     assert rc == 2 and err.startswith(line) and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "views").exists()
+
+
+@pytest.mark.parametrize("old,new,line", [
+    ("check: gan:fid < gan_mm:fid", "check: gan:fid =< gan_mm:fid",
+     "claim ns_beats_minimax: check 'gan:fid =< gan_mm:fid': operand 'gan:fid =' is not "
+     "model:metric.path"),
+    ("check: gan:fid < gan_mm:fid", "check: gan:fid < gam_mm:fid",
+     "claim ns_beats_minimax: gam_mm is not a model (no conf/model/gam_mm.yaml)")])
+def test_a_claim_typo_stops_the_params_stage(root, tmp_path, old, new, line):
+    """The claims stage used to find it after DVC had deleted reports/claims.json."""
+    claims = tmp_path / "claims.yaml"
+    claims.write_text((root / "conf" / "claims.yaml").read_text().replace(old, new, 1))
+    rc, err = _params_stage(root, tmp_path, claims=claims)
+    assert rc == 2 and err.startswith(f"error: {claims}: {line}"), err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "views").exists()
 
 
 def test_a_refused_params_file_gives_back_the_last_valid_one(root, tmp_path):

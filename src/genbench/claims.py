@@ -331,6 +331,25 @@ def collect_seeds(seeds_dir: Path, seeded, seeds, toys: Path | None = None) -> d
     return out
 
 
+def check_metric_names(cf: ClaimsFile, per_seed: dict[int, dict[str, dict]],
+                       selected: set[str], source: str = "conf/claims.yaml") -> None:
+    """A claim on selected models whose metric no model has at all (its first name, ``fdi`` of
+    ``gan:fdi``) is a typo: one-line :class:`ConfigError`, not a claim "not run". A metric only
+    some models or runs have (an analysis that did not apply) stays a "no value" verdict."""
+    heads = {k.split(".")[0] for models in per_seed.values() for m in models.values() for k in m}
+    if not heads:  # nothing measured yet
+        return
+    for c in cf.claims:
+        operands, _ = parse_check(c.check)
+        if any(o.model and o.model != "toys" and o.model not in selected for o in operands):
+            continue  # not run: not selected (judge says so)
+        for o in operands:
+            if o.model and o.model != "toys" and o.path.split(".")[0] not in heads:
+                raise ConfigError(f"{source}: claim {c.id}: {o} names the metric "
+                                  f"{o.path.split('.')[0]!r}, which no model has (metrics: "
+                                  f"{', '.join(sorted(heads)[:12])}, ...)")
+
+
 def evaluate_claims(cf: ClaimsFile, per_seed: dict[int, dict[str, dict]],
                     selected: set[str], more: dict | None = None,
                     unselected: set[str] = frozenset()) -> dict:
@@ -385,6 +404,7 @@ def run_claims(params, claims_file: Path, metrics_dir: Path, analyses_dir: Path,
             "models": [m for m in params.more_seeded if m in models]}
     unselected = {Path(f).stem for f in (toys, studies)
                   if f is not None and Path(f).exists() and _study(f) is None}
+    check_metric_names(cf, per_seed, set(models), str(claims_file))
     result = evaluate_claims(cf, per_seed, set(models), more, unselected)
     if curves_dir is not None:
         mark_steep(result, Path(curves_dir))

@@ -114,12 +114,24 @@ def check_model_names(params, conf_dir: Path | str) -> None:
                                   f"exist); models: {', '.join(known)}")
 
 
-def check(params, conf_dir: Path | str | None = None) -> None:
+def check_claims(claims_file: Path | str, conf_dir: Path | str) -> None:
+    """The claims file parses and names known models (genbench.claims.load_claims): checked
+    here, since the claims stage finds it only after DVC has deleted reports/claims.json."""
+    from genbench.claims import load_claims
+
+    known = {p.stem for p in Path(conf_dir, "model").glob("*.yaml")}
+    load_claims(claims_file, known or None)
+
+
+def check(params, conf_dir: Path | str | None = None,
+          claims_file: Path | str | None = None) -> None:
     """Everything above, in that order."""
     check_machine(params)
     check_split_sizes(params)
     if conf_dir is not None:
         check_model_names(params, conf_dir)
+        if claims_file is not None:
+            check_claims(claims_file, conf_dir)
 
 
 #: the copy of the last params file that passed, beside the views it made (params/)
