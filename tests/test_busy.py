@@ -71,3 +71,54 @@ def test_composing_in_a_busy_workspace_stops_with_one_line_and_writes_nothing(ro
                        text=True, check=False)
     assert r.returncode == 0, r.stderr
     assert "vae:" in (tmp_path / "params.yaml").read_text()
+
+
+# ---- conf/ and the -S overrides, checked before DVC composes (src/genbench/conf_check.py)
+
+
+def test_set_params_reads_dvcs_option_forms():
+    from genbench.conf_check import set_params
+
+    argv = ["/x/dvc", "exp", "run", "-S", "budget=smoke", "-Smodel=[vae]", "--set-param",
+            "data=digits", "--set-param=seed=3", "-S", "other.yaml:a=1", "--queue"]
+    assert set_params(argv) == ["budget=smoke", "model=[vae]", "data=digits", "seed=3"]
+
+
+@pytest.mark.parametrize("override,line", [
+    ("budget=huge", "-S budget=huge: conf/budget/huge.yaml does not exist; budget is one of: "
+                    "default, paper, smoke"),
+    ("data=cifar100", "-S data=cifar100: conf/data/cifar100.yaml does not exist; data is one "
+                      "of: cifar10, digits, fashion_mnist, mnist, mnist5k; did you mean cifar10?"),
+    ("model=[vae,vea]", "-S model=[vae,vea]: conf/model/vea.yaml does not exist; model is one "
+                        "of: 48 files in conf/model/; did you mean vae?"),
+    ("model=[vae,vae]", "-S model=[vae,vae]: vae listed twice"),
+    ("models.vea.latent_dim=8", "-S models.vea.latent_dim=8: vea is not a model "
+                                "(conf/model/vea.yaml does not exist); did you mean vae?"),
+])
+def test_a_group_choice_or_model_with_no_file_is_one_line(root, override, line):
+    """Inside DVC these were "ERROR: unexpected error - In 'config': Could not find …" with
+    Hydra's search path and DVC's support banner (10-12 lines)."""
+    from genbench.conf_check import check_group_choices
+    from genbench.core.errors import ConfigError
+
+    n_models = len(list((root / "conf" / "model").glob("*.yaml")))
+    with pytest.raises(ConfigError) as err:
+        check_group_choices(root / "conf", [override])
+    assert str(err.value) == line.replace("48 files", f"{n_models} files")
+    check_group_choices(root / "conf", ["budget=smoke", "model=[vae,gan]", "data.val_fraction=0.2",
+                                        "models.vae.latent_dim=8", "+models.vae.x=1"])
+
+
+def test_a_conf_file_that_is_not_yaml_is_named_before_composing(root, tmp_path):
+    for d in ("conf", "hydra_plugins"):
+        shutil.copytree(root / d, tmp_path / d)
+    vae = tmp_path / "conf" / "model" / "vae.yaml"
+    vae.write_text(vae.read_text().replace("latent_dim:", "latent_dim: [", 1))
+    compose = ("from dvc.utils.hydra import compose_and_dump; compose_and_dump('params.yaml', "
+               f"{str(tmp_path / 'conf')!r}, None, 'config', {str(tmp_path)!r}, [])")
+    r = subprocess.run([sys.executable, "-c", compose], cwd=tmp_path, capture_output=True,
+                       text=True, check=False)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode != 0 and len(lines) == 1, r.stderr
+    assert lines[0].startswith("error: conf/model/vae.yaml: not valid YAML (line "), lines
+    assert not (tmp_path / "params.yaml").exists()

@@ -93,6 +93,8 @@ BAD = [  # (path into params, value, words the one-line error must contain)
     (("models", "vae", "hidden"), [0], ["models.vae.hidden.0", "greater than or equal to 1"]),
     (("models", "aae", "disc_hidden"), [256, -5], ["models.aae.disc_hidden.1", "-5"]),
     (("more_seeds",), [0], ["more_seeds", "none of seed and seeds"]),
+    # a check across keys: its own words, not "<nothing> = a mapping of 18 keys (…): Value error"
+    (("seeds",), [0], ["seeds = [0]: the main seed 0 runs in the main chains"]),
 ]
 
 
@@ -108,7 +110,7 @@ def test_bad_values_give_one_line_naming_key_value_and_allowed(root, tmp_path, p
     with pytest.raises(ConfigError) as err:
         load_params(p)
     msg = str(err.value)
-    assert "\n" not in msg
+    assert "\n" not in msg and "Value error" not in msg and "a mapping of" not in msg, msg
     for w in words:
         assert w in msg, msg
 

@@ -7,7 +7,7 @@ the second's values, silently) and only then stop on DVC's lock with a message t
 what to do. DVC loads the Hydra plugins it finds under the repository (dvc/utils/hydra.py:
 ``load_hydra_plugins``, the ``hydra.plugins_path`` setting) before composing, and Hydra runs
 every search-path plugin when it starts composing (hydra/_internal/utils.py:
-``create_config_search_path``): hydra_plugins/genbench_busy.py calls :func:`check` there.
+``create_config_search_path``): hydra_plugins/genbench_checks.py calls :func:`check` there.
 
 What counts as busy, both files DVC's own:
 - ``.dvc/tmp/exps/run/workspace/workspace.json``: the process of a `dvc exp run` in the

@@ -601,6 +601,9 @@ def format_validation_error(err: ValidationError, prefix: str, model_cls=None) -
     e = err.errors()[0]
     key = ".".join([prefix, *map(str, e["loc"])] if prefix else map(str, e["loc"]))
     msg = e["msg"]
+    if not e["loc"]:  # a check across keys (a model validator): its message names them
+        msg = msg.removeprefix("Value error, ")
+        return f"{prefix}: {msg}" if prefix else msg
     if e["type"] == "extra_forbidden":
         allowed = f"; allowed keys: {', '.join(model_cls.model_fields)}" if model_cls else ""
         return f"{key}: unknown key{allowed}"  # the value may be a whole section: not echoed
