@@ -75,3 +75,14 @@ def test_claims_table_lists_what_does_not_hold_failing_first():
     rows = [line for line in RM.claims_table(claims).splitlines() if line.startswith("| ")]
     assert [r.split(" | ")[0][2:] for r in rows[1:]] == ["z", "b"]  # header first; no "a"
     assert "vae 400 / 410 / 420; ae 100 / 110 / 99" in rows[1]
+
+
+@pytest.mark.parametrize("d_z,n", [(0.2, 156), (0.5, 27), (0.8, 12)])
+def test_seeds_for_a_paired_test_match_gpower(d_z, n):
+    """G*Power 3's sample sizes for a one-tailed t-test of a mean difference against 0 at
+    alpha 0.05, power 0.80 (Faul et al. 2007): d = 0.2, 0.5, 0.8 need 156, 27, 12."""
+    from genbench.readme import seeds_for_paired_test
+
+    assert seeds_for_paired_test(d_z) == n and seeds_for_paired_test(-d_z) == n
+    assert seeds_for_paired_test(0.0) is None
+    assert seeds_for_paired_test(3.0) == 3  # the smallest sample a t-test has (2 d.o.f.)

@@ -17,6 +17,7 @@ numbers of another run.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -110,6 +111,41 @@ def _values(term: str, t: dict, models: list[str]) -> str:
     return f"{label} " + " / ".join(_num(v, ".3g") for v in t["values"])
 
 
+def seeds_for_paired_test(d_z: float, alpha: float = 0.05, power: float = 0.8) -> int | None:
+    """The fewest seeds with which a one-sided paired t-test at ``alpha`` finds an effect of
+    size |d_z| with ``power``: the power of n seeds is P(T > t_{1-alpha, n-1}) for T
+    noncentral t with n - 1 degrees of freedom and noncentrality |d_z| sqrt(n) (Cohen 1988,
+    ch. 2; G*Power's "means: difference from constant"), searched from the normal
+    approximation ((z_{1-alpha} + z_power) / |d_z|)^2. None for d_z = 0."""
+    from statistics import NormalDist
+
+    from scipy import stats
+
+    if not d_z:
+        return None
+    d = abs(d_z)
+
+    def power_of(n: int) -> float:
+        return float(stats.nct.sf(stats.t.ppf(1 - alpha, n - 1), n - 1, d * math.sqrt(n)))
+
+    z = NormalDist().inv_cdf
+    n = max(2, math.ceil(((z(1 - alpha) + z(power)) / d) ** 2))
+    while n > 2 and power_of(n - 1) >= power:
+        n -= 1
+    while power_of(n) < power:
+        n += 1
+    return n
+
+
+def _direction(check: str, d_z: float) -> str:
+    """Whether the observed effect (d_z of left − right) goes the claim's way."""
+    from genbench.claims import parse_check
+
+    op = parse_check(check)[1][0]
+    with_claim = d_z < 0 if op in ("<", "<=") else d_z > 0
+    return "to confirm it" if with_claim else "to show the reverse"
+
+
 def claims_table(claims: dict) -> str:
     """The claims that do not hold, failing first: the check, each seed's values, the verdict."""
     s = claims["summary"]
@@ -125,8 +161,12 @@ def claims_table(claims: dict) -> str:
         models = [k.split(":", 1)[0] for k in terms]
         vals = "; ".join(_values(k, t, models) for k, t in terms.items())
         p = f"; Wilcoxon p = {c['p_wilcoxon']:.3g}" if c.get("p_wilcoxon") is not None else ""
-        if (c.get("effect") or {}).get("d_z") is not None:
-            p += f"; d_z {c['effect']['d_z']:.2f}"
+        d_z = (c.get("effect") or {}).get("d_z")
+        if d_z is not None:
+            p += f"; d_z {d_z:.2f}"
+            n = seeds_for_paired_test(d_z) if c["verdict"] == "inconclusive" else None
+            if n is not None:
+                p += f"; a paired t-test would need ~{n} seeds {_direction(c['check'], d_z)}"
         if c.get("steep"):
             p += "; steep curve: " + ", ".join(f"{m} {v:+.0%}" for m, v in c["steep"].items())
         lines.append(f"| {cid} | `{c['check']}` | {vals or '–'} | {c['verdict']} "
