@@ -28,7 +28,7 @@ tune: install  ## the tuning study: random search per claim arm at equal CPU-sec
 
 # toolbox=none: the vae chain, the evaluator, coverage, claims and the report only (no study
 # beyond the model chains, no extra seed; conf/toolbox)
-quickstart: install  ## the first experiment: one model (vae) on the tiny digits data (74 s measured)
+quickstart: install  ## the first experiment: one model (vae) on the tiny digits data (74-103 s measured)
 	source $(BIN)/activate && dvc exp run -S data=digits -S budget=smoke -S 'model=[vae]' -S toolbox=none
 
 # Plain `dvc exp show` has a column per params.yaml leaf (~550) and per file dependency (~340),
