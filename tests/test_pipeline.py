@@ -361,8 +361,11 @@ def test_exp_run_of_one_models_param_reruns_only_what_reads_it(dag):
     out = first.communicate(timeout=1800)[0]
     assert first.returncode == 0, out[-3000:]
     lines = (second.stdout + second.stderr).strip().splitlines()
-    assert second.returncode != 0 and len(lines) == 1, lines
-    assert "this workspace is busy" in lines[0] and "params.yaml was not touched" in lines[0]
+    # our check (before DVC composes params.yaml), or, in the instant the first run is writing
+    # git's index, DVC's own stop before it (its "unexpected error" with a banner)
+    ours = len(lines) == 1 and "this workspace is busy" in lines[0] \
+        and "params.yaml was not touched" in lines[0]
+    assert second.returncode != 0 and (ours or "index is locked" in lines[0]), lines
     assert (dag.repo / "params.yaml").read_bytes() == composed
     view = json.loads((dag.repo / "params/train/vae.json").read_text())
     assert view["models"]["vae"]["latent_dim"] == 8  # the first run's value

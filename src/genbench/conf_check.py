@@ -80,8 +80,26 @@ def check_group_choices(conf_dir: Path, overrides: list[str]) -> None:
                                   f"{group} is one of: {listed}{hint}")
 
 
+def model_keys(conf_dir: Path, name: str) -> set[str]:
+    """The keys conf/model/<name>.yaml sets: its own and those of the files its defaults list
+    merges into it (``/tuned/<name>@_here_``); `/seeded@_global_…` entries go elsewhere."""
+    import yaml
+
+    raw = yaml.safe_load((conf_dir / "model" / f"{name}.yaml").read_text()) or {}
+    keys = set(raw) - {"defaults"}
+    for entry in raw.get("defaults") or []:
+        if isinstance(entry, str) and entry.endswith("@_here_"):
+            included = conf_dir / (entry.removesuffix("@_here_").lstrip("/") + ".yaml")
+            if included.is_file():
+                keys |= set(yaml.safe_load(included.read_text()) or {})
+    return keys
+
+
 def _check_model_key(conf_dir: Path, ov: str, key: str) -> None:
-    """``models.vea.latent_dim``: a model's settings under a name that is no model file."""
+    """``models.vea.latent_dim``: a model's settings under a name that is no model file;
+    ``models.vae.beta1``: a key its file does not set (Hydra: "Could not override … not in
+    struct", inside DVC an "unexpected error")."""
+    plus = key.startswith("+")
     parts = key.lstrip("+~").split(".")
     if len(parts) < 2 or parts[0] != "models":
         return
@@ -91,6 +109,15 @@ def _check_model_key(conf_dir: Path, ov: str, key: str) -> None:
         hint = f"; did you mean {near[0]}?" if near else ""
         raise ConfigError(f"-S {ov}: {parts[1]} is not a model ({conf_dir.name}/model/"
                           f"{parts[1]}.yaml does not exist){hint}")
+    if len(parts) >= 3 and not plus and options:
+        keys = sorted(model_keys(conf_dir, parts[1]))
+        if parts[2] not in keys:
+            near = difflib.get_close_matches(parts[2], keys, n=1)
+            hint = f"did you mean {near[0]}? " if near else ""
+            raise ConfigError(f"-S {ov}: {conf_dir.name}/model/{parts[1]}.yaml sets no "
+                              f"{parts[2]} ({hint}it sets {', '.join(keys)}); a setting of "
+                              f"the model left at its default is added with "
+                              f"+models.{parts[1]}.{'.'.join(parts[2:])}=…")
 
 
 def check(conf_dir: Path, argv: list[str]) -> None:
