@@ -46,9 +46,10 @@ def _command(pid: int) -> str | None:
 
 def _read_json(path: Path) -> dict:
     try:
-        return json.loads(path.read_text())
+        data = json.loads(path.read_text())
     except (OSError, ValueError):  # absent, or being rewritten by DVC this instant
         return {}
+    return data if isinstance(data, dict) else {}
 
 
 def holders(root: Path) -> dict[int, str]:
@@ -58,7 +59,7 @@ def holders(root: Path) -> dict[int, str]:
     if isinstance(run.get("pid"), int):
         pids.add(run["pid"])
     for paths in _read_json(root / RWLOCK).values():  # {"read"|"write": {path: [{pid, cmd}]}}
-        for infos in (paths or {}).values():
+        for infos in (paths if isinstance(paths, dict) else {}).values():
             for info in infos if isinstance(infos, list) else [infos]:
                 if isinstance(info, dict) and isinstance(info.get("pid"), int):
                     pids.add(info["pid"])
