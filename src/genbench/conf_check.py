@@ -12,6 +12,11 @@ from pathlib import Path
 from genbench.core.errors import ConfigError
 
 
+def model_names(conf_dir: Path | str) -> list[str]:
+    """The models conf/ defines: one conf/model/<name>.yaml each."""
+    return sorted(p.stem for p in Path(conf_dir, "model").glob("*.yaml"))
+
+
 def check_yaml(conf_dir: Path) -> None:
     """One-line :class:`ConfigError` naming the first conf/ file that is not valid YAML."""
     import yaml
@@ -103,7 +108,7 @@ def _check_model_key(conf_dir: Path, ov: str, key: str) -> None:
     parts = key.lstrip("+~").split(".")
     if len(parts) < 2 or parts[0] != "models":
         return
-    options = sorted(p.stem for p in (conf_dir / "model").glob("*.yaml"))
+    options = model_names(conf_dir)
     if options and parts[1] not in options:
         near = difflib.get_close_matches(parts[1], options, n=1)
         hint = f"; did you mean {near[0]}?" if near else ""

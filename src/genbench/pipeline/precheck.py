@@ -100,7 +100,9 @@ def check_split_sizes(params) -> None:
 def check_model_names(params, conf_dir: Path | str) -> None:
     """The models the analyses list are model configs (a listed model that is not selected is
     skipped; a name with no config is a typo)."""
-    known = sorted(p.stem for p in Path(conf_dir, "model").glob("*.yaml"))
+    from genbench.conf_check import model_names
+
+    known = model_names(conf_dir)
     if not known:
         return
     a = params.analysis
@@ -118,9 +120,9 @@ def check_claims(claims_file: Path | str, conf_dir: Path | str) -> None:
     """The claims file parses and names known models (genbench.claims.load_claims): checked
     here, since the claims stage finds it only after DVC has deleted reports/claims.json."""
     from genbench.claims import load_claims
+    from genbench.conf_check import model_names
 
-    known = {p.stem for p in Path(conf_dir, "model").glob("*.yaml")}
-    load_claims(claims_file, known or None)
+    load_claims(claims_file, set(model_names(conf_dir)) or None)
 
 
 def check(params, conf_dir: Path | str | None = None,
