@@ -341,6 +341,11 @@ def test_a_pulled_clone_reruns_nothing(dag, tmp_path):
     assert "up to date" in sh(["dvc", "status"], clone)
 
 
+def composed_head(repo: Path) -> bytes:
+    return subprocess.run(["git", "show", "HEAD:params.yaml"], cwd=repo, capture_output=True,
+                          check=True).stdout
+
+
 def test_exp_run_of_one_models_param_reruns_only_what_reads_it(dag):
     """Hydra recomposes params.yaml (every override again): only the model's chain, the stages
     that read every model's file or outputs (coverage: every model's samples), and the report
@@ -366,7 +371,10 @@ def test_exp_run_of_one_models_param_reruns_only_what_reads_it(dag):
     ours = len(lines) == 1 and "this workspace is busy" in lines[0] \
         and "params.yaml was not touched" in lines[0]
     assert second.returncode != 0 and (ours or "index is locked" in lines[0]), lines
-    assert (dag.repo / "params.yaml").read_bytes() == composed
+    # the second's value never reaches params.yaml (DVC's stash and unstash around the refused
+    # run may leave the committed file in its place: docs/pipeline.md, "One run per workspace")
+    assert (dag.repo / "params.yaml").read_bytes() in (composed, composed_head(dag.repo))
+    assert "latent_dim: 4" not in (dag.repo / "params.yaml").read_text()
     view = json.loads((dag.repo / "params/train/vae.json").read_text())
     assert view["models"]["vae"]["latent_dim"] == 8  # the first run's value
     assert ran_stages(out) == {"params", "train@vae", "sample@vae", "evaluate@vae",
