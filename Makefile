@@ -40,8 +40,9 @@ exps: install  ## experiments side by side in <= 200 columns (python -m genbench
 readme: install  ## README.md's results from reports/summary.json and reports/claims.json
 	source $(BIN)/activate && python -m genbench.readme
 
+# two pytest-xdist workers, whole files each, the longest first (tests/conftest.py)
 test: install  ## unit tests + the slow whole-DAG run on the tiny digits dataset
-	source $(BIN)/activate && pytest -q
+	source $(BIN)/activate && pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 test-fast: install
 	source $(BIN)/activate && pytest -q -m "not slow"

@@ -16,6 +16,19 @@ from genbench.models.registry import model_class
 from genbench.params import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
+# `make test` runs two pytest-xdist workers, a whole file each at a time (--dist loadfile
+# --no-loadscope-reorder: module fixtures are built once) in collection order: the two longest
+# files first, one per worker, so that neither ends the run alone (on 2 cores: the whole-DAG
+# file ~13 min, every config ~5 min, all the others ~4 min)
+FIRST = ("test_pipeline.py", "test_every_config.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item) -> int:
+        name = item.path.name
+        return FIRST.index(name) if name in FIRST else len(FIRST)
+
+    items.sort(key=rank)  # stable: the other files keep pytest's order
 
 
 @pytest.fixture(scope="session")

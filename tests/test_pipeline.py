@@ -5,8 +5,9 @@ copies the repository and runs `make repro`'s runner (chains side by side, `dvc 
 checks one property of that run and names it when it breaks (every stage ran and is recorded,
 the report, every metric finite, MLflow's runs, ...). The last tests change the copy, in file
 order: a second `dvc repro` is a no-op, a pushed and pulled clone reruns nothing, `dvc exp run`
-changing one model's param reruns only its chain, dropping models keeps their outputs out of
-the report, queued experiments run side by side."""
+on a two-model selection without the studies (dropped models leave the report), changing one
+model's param reruns only its chain, switching back restores it from the run cache, queued
+experiments run side by side."""
 
 from __future__ import annotations
 
@@ -346,13 +347,40 @@ def composed_head(repo: Path) -> bytes:
                           check=True).stdout
 
 
+# `make quickstart`'s form with two models: the experiments below run from this selection, so
+# each reruns one chain and the stages after it, not the whole toolbox (the whole-DAG run above
+# already showed that every study reruns and reads every model)
+SMALL = ["data=digits", "budget=smoke", "model=[pca,vae]", "toolbox=none"]
+
+
+def exp_run(repo: Path, *overrides: str) -> str:
+    return sh(["dvc", "exp", "run", *(f"-S{o}" for o in (*SMALL, *overrides))], repo)
+
+
+def test_a_small_selection_keeps_its_chains_and_runs_stubs_only(dag):
+    """toolbox=none: the selected models' chains are the ones already made (same views: not
+    rerun), the dropped models leave the report, no extra seed runs, each study writes its
+    stub (the report says "not run"), the claims on them are not run."""
+    ran = ran_stages(exp_run(dag.repo))
+    assert not any(s.startswith(("seed@", "seed_more@")) for s in ran), ran
+    assert not any(s.startswith(("train@", "sample@")) for s in ran), ran
+    summary = read(dag, "reports/summary.json")
+    assert set(summary["models"]) == {"pca", "vae", "real (held-out)"}
+    assert read(dag, "metrics/toys.json")["selected"] is False
+    report = (dag.repo / "reports" / "report.md").read_text()
+    assert "`studies` does not list cluster" in report
+    claims = read(dag, "reports/claims.json")["claims"]
+    assert claims["ring_gan_misses_modes"]["reason"] == "not selected: toys (studies)"
+
+
 def test_exp_run_of_one_models_param_reruns_only_what_reads_it(dag):
     """Hydra recomposes params.yaml (every override again): only the model's chain, the stages
-    that read every model's file or outputs (coverage: every model's samples), and the report
-    rerun. A second `dvc exp run` started meanwhile stops at once with one line and leaves
-    params.yaml to the first (it used to recompose it: the first trained the second's value)."""
+    that read every model's outputs (coverage: every model's samples; the studies' stubs, which
+    depend on the whole models folder) and the report rerun, not pca's chain. A second `dvc exp
+    run` started meanwhile stops at once with one line and leaves params.yaml to the first (it
+    used to recompose it: the first trained the second's value)."""
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
-    first = subprocess.Popen(["dvc", "exp", "run", *(f"-S{o}" for o in dag.overrides), "-S",
+    first = subprocess.Popen(["dvc", "exp", "run", *(f"-S{o}" for o in SMALL), "-S",
                               "models.vae.latent_dim=8"], cwd=dag.repo, env=env, text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     running = dag.repo / ".dvc/tmp/exps/run/workspace/workspace.json"  # DVC's, while it runs
@@ -360,7 +388,7 @@ def test_exp_run_of_one_models_param_reruns_only_what_reads_it(dag):
     while not running.exists() and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
     composed = (dag.repo / "params.yaml").read_bytes()
-    second = subprocess.run(["dvc", "exp", "run", *(f"-S{o}" for o in dag.overrides), "-S",
+    second = subprocess.run(["dvc", "exp", "run", *(f"-S{o}" for o in SMALL), "-S",
                              "models.vae.latent_dim=4"], cwd=dag.repo, env=env, text=True,
                             capture_output=True, timeout=60, check=False)
     out = first.communicate(timeout=1800)[0]
@@ -377,37 +405,20 @@ def test_exp_run_of_one_models_param_reruns_only_what_reads_it(dag):
     assert "latent_dim: 4" not in (dag.repo / "params.yaml").read_text()
     view = json.loads((dag.repo / "params/train/vae.json").read_text())
     assert view["models"]["vae"]["latent_dim"] == 8  # the first run's value
-    assert ran_stages(out) == {"params", "train@vae", "sample@vae", "evaluate@vae",
-                               "seed@vae-1", "claims", "report", "cluster", "arithmetic",
-                               "tangent_prop", "gan_studies", "coverage"}
+    assert ran_stages(out) == {"params", "train@vae", "sample@vae", "evaluate@vae", "claims",
+                               "report", "cluster", "arithmetic", "tangent_prop", "gan_studies",
+                               "coverage"}
 
 
 def test_switching_back_restores_the_chain_from_the_run_cache(dag):
     """The same params again: DVC's run cache restores train@vae and sample@vae (no persist or
     uncached output), so nothing trains; evaluate@vae (its metrics are git-tracked, uncached
     outputs) reruns and logs its MLflow run; the model file is the one first trained."""
-    sh(["dvc", "exp", "run", *(f"-S{o}" for o in dag.overrides), "-S",
-        "models.vae.latent_dim=8"], dag.repo)  # made by the test above: restored, or run
-    out = sh(["dvc", "exp", "run", *(f"-S{o}" for o in dag.overrides)], dag.repo)
+    exp_run(dag.repo, "models.vae.latent_dim=8")  # made by the test above: restored, or run
+    out = exp_run(dag.repo)
     assert not {"train@vae", "sample@vae"} & ran_stages(out), out[-2000:]
     assert "train@vae' is cached" in out or "Restored stage 'train@vae'" in out, out[-2000:]
     assert (dag.repo / "models" / "vae" / "model.pt").read_bytes() == dag.vae_model
-
-
-def test_a_one_model_experiment_runs_its_chain_and_stubs_only(dag):
-    """`make quickstart`'s form (toolbox=none): the dropped models leave the report, no extra
-    seed runs, each study writes its stub (the report says "not run"), the claims on them are
-    not run."""
-    out = sh(["dvc", "exp", "run", "-S", "data=digits", "-S", "budget=smoke", "-S",
-              "model=[pca]", "-S", "toolbox=none"], dag.repo)
-    assert not any(s.startswith(("seed@", "seed_more@")) for s in ran_stages(out))
-    summary = read(dag, "reports/summary.json")
-    assert set(summary["models"]) == {"pca", "real (held-out)"}
-    assert read(dag, "metrics/toys.json")["selected"] is False
-    report = (dag.repo / "reports" / "report.md").read_text()
-    assert "`studies` does not list cluster" in report
-    claims = read(dag, "reports/claims.json")["claims"]
-    assert claims["ring_gan_misses_modes"]["reason"] == "not selected: toys (studies)"
 
 
 def test_queued_experiments_run_side_by_side_into_one_mlflow_database(dag):

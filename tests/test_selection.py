@@ -7,10 +7,10 @@ switched back restores its outputs instead of retraining."""
 from __future__ import annotations
 
 import json
+import resource
 import shlex
 import subprocess
 import sys
-import time
 
 import pytest
 import yaml
@@ -67,17 +67,19 @@ def _args_of(stage: str) -> list[str]:
 @pytest.mark.parametrize("study", C.STUDIES)
 def test_an_unselected_study_writes_its_stub_fast(study, tmp_path):
     """Each study stage, run as dvc.yaml runs it on a stub view: its metrics file says
-    ``selected: false`` with the reason, each output folder holds the note, in < 2 s (no torch,
-    no data: the inputs it names need not exist)."""
+    ``selected: false`` with the reason, each output folder holds the note, in < 2 CPU-seconds
+    (no torch, no data: the inputs it names need not exist; CPU time, not wall time: `make
+    test` runs another test file beside this one)."""
     (tmp_path / "params").mkdir()
     (tmp_path / "params" / f"{study}.json").write_text('{"selected": false}')
     args = _args_of(study)
-    t0 = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = subprocess.run([sys.executable, str(ROOT / args[0]), *args[1:]], cwd=tmp_path,
                        capture_output=True, text=True, timeout=60)
-    seconds = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     assert r.returncode == 0, r.stderr
-    assert seconds < 2.0, f"{study}: {seconds:.2f} s"
+    assert seconds < 2.0, f"{study}: {seconds:.2f} CPU-s"
     for out in DVC[study]["outs"]:
         path = tmp_path / (out if isinstance(out, str) else next(iter(out)))
         if path.suffix == ".json":
