@@ -47,3 +47,26 @@ def test_concurrent_writers_lose_no_run(tmp_path):
     assert all(r.data.metrics["fid"] >= 1.0 for r in runs)
     mode = sqlite3.connect(tmp_path / "mlflow.db").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+
+
+def test_the_pipeline_run_spans_its_runs(tmp_path, monkeypatch):
+    """The parent run starts with its first child's start time and ends with its last child's
+    end, so MLflow's Duration column shows the pipeline run's span, not 0 s."""
+    from mlflow import MlflowClient
+
+    from genbench import tracking
+    from genbench.core.config import MlflowConfig
+
+    monkeypatch.setenv("DVC_EXP_NAME", "span")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cfg = MlflowConfig(tracking_uri=uri)
+    for model, start, end in (("a", 1_000_000, 1_060_000), ("b", 1_030_000, 1_200_000)):
+        with tracking.run(cfg, model=model, kind="vae", start_ms=start, end_ms=end) as r:
+            r.log_metrics({"fid": 1.0})
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(cfg.experiment)
+    runs = client.search_runs([exp.experiment_id])
+    parent = next(r for r in runs if r.data.tags["genbench.kind"] == "pipeline")
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert len(children) == 2
+    assert (parent.info.start_time, parent.info.end_time) == (1_000_000, 1_200_000)

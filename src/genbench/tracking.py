@@ -24,6 +24,7 @@ import contextlib
 import math
 import os
 import re
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Iterator
@@ -202,23 +203,34 @@ def pipeline_key(exp_name: str, params_file: Path | str = "params.yaml") -> str:
     return f"workspace-{digest}"
 
 
-def _parent_run(mlflow, exp_id: str, key: str) -> str:
+def _parent_run(mlflow, exp_id: str, key: str, start_ms: int | None = None) -> str:
     """The run that groups one pipeline run's runs (MLflow nests a run under the run its
     ``mlflow.parentRunId`` tag names): found by its ``genbench.pipeline`` tag, else created
-    (FINISHED at once: it holds no numbers, its children do). Called under the setup lock, so
-    two stages side by side find one parent, not two."""
+    (FINISHED at once: it holds no numbers, its children do) with the first child's start time
+    (``start_ms``: its training's start), so that MLflow's Duration column spans the pipeline run
+    (:func:`_extend_parent` moves its end to each child's). Called under the setup lock, so two
+    stages side by side find one parent, not two."""
     client = mlflow.MlflowClient()
     found = client.search_runs([exp_id], filter_string=f"tags.`genbench.pipeline` = '{key}' "
                                                         f"and tags.`genbench.kind` = 'pipeline'",
                                max_results=1)
     if found:
         return found[0].info.run_id
-    parent = client.create_run(exp_id, run_name=f"pipeline@{key}",
+    parent = client.create_run(exp_id, start_time=start_ms, run_name=f"pipeline@{key}",
                                tags={"genbench.pipeline": key, "genbench.kind": "pipeline",
                                      "dvc.exp_name": os.environ.get("DVC_EXP_NAME",
                                                                     "workspace")})
-    client.set_terminated(parent.info.run_id, status="FINISHED")
+    client.set_terminated(parent.info.run_id, status="FINISHED",
+                          end_time=parent.info.start_time)
     return parent.info.run_id
+
+
+def _extend_parent(mlflow, parent_id: str, end_ms: int) -> None:
+    """The pipeline run ends when its last child does (MLflow keeps a run's start time fixed;
+    its end time can move)."""
+    client = mlflow.MlflowClient()
+    if (client.get_run(parent_id).info.end_time or 0) < end_ms:
+        client.set_terminated(parent_id, status="FINISHED", end_time=end_ms)
 
 
 @contextlib.contextmanager
@@ -285,9 +297,9 @@ def run(cfg: MlflowConfig, *, model: str, kind: str, run_id: str | None = None,
         exp_name = os.environ.get("DVC_EXP_NAME", "workspace")
         _end_stale_runs(mlflow, exp_id, model, exp_name)
         key = pipeline_key(exp_name)
+        parent_id = _retrying(_parent_run, mlflow, exp_id, key, start_ms)
         tags = {"genbench.model": model, "genbench.kind": kind, "dvc.exp_name": exp_name,
-                "genbench.pipeline": key,
-                "mlflow.parentRunId": _retrying(_parent_run, mlflow, exp_id, key)}
+                "genbench.pipeline": key, "mlflow.parentRunId": parent_id}
         if run_id is None:  # created with its start time, then made the active run
             run_id = _retrying(mlflow.MlflowClient().create_run, exp_id, start_time=start_ms,
                                tags=tags, run_name=f"{model}@{exp_name}").info.run_id
@@ -300,6 +312,9 @@ def run(cfg: MlflowConfig, *, model: str, kind: str, run_id: str | None = None,
         _retrying(mlflow.end_run, status=status)
         if end_ms is not None:
             _retrying(mlflow.MlflowClient().set_terminated, active.info.run_id, status, end_ms)
+        with _sqlite_setup_lock(uri):  # two children ending at once: the later end wins
+            _retrying(_extend_parent, mlflow, parent_id,
+                      end_ms if end_ms is not None else int(time.time() * 1000))
 
 
 def _history(losses_csv: Path) -> list[tuple[int, str, float]]:
