@@ -18,8 +18,8 @@ from genbench.params import load_params
 ROOT = Path(__file__).resolve().parents[1]
 # `make test` runs two pytest-xdist workers, a whole file each at a time (--dist loadfile
 # --no-loadscope-reorder: module fixtures are built once) in collection order: the two longest
-# files first, one per worker, so that neither ends the run alone (on 2 cores: the whole-DAG
-# file ~13 min, every config ~5 min, all the others ~4 min)
+# files first, one per worker, so that the whole-DAG file (the longest by far) is not started
+# late and every other file runs on the second worker beside it
 FIRST = ("test_pipeline.py", "test_every_config.py")
 
 

@@ -85,7 +85,7 @@ def dag(repo, root):
     sh(["git", "commit", "-qam", "digits smoke"], repo)
     sh([sys.executable, "-m", "genbench.repro"], repo)  # what `make repro` runs
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    return SimpleNamespace(repo=repo, models=models, overrides=overrides, params=params,
+    return SimpleNamespace(repo=repo, models=models, params=params,
                            seeded=list(params["seeded"]),
                            more_seeded=list(params["more_seeded"]),
                            report=(repo / "reports" / "report.md").read_text(),
@@ -353,8 +353,12 @@ def composed_head(repo: Path) -> bytes:
 SMALL = ["data=digits", "budget=smoke", "model=[pca,vae]", "toolbox=none"]
 
 
+def exp_cmd(*overrides: str) -> list[str]:
+    return ["dvc", "exp", "run", *(f"-S{o}" for o in (*SMALL, *overrides))]
+
+
 def exp_run(repo: Path, *overrides: str) -> str:
-    return sh(["dvc", "exp", "run", *(f"-S{o}" for o in (*SMALL, *overrides))], repo)
+    return sh(exp_cmd(*overrides), repo)
 
 
 def test_a_small_selection_keeps_its_chains_and_runs_stubs_only(dag):
@@ -380,17 +384,15 @@ def test_exp_run_of_one_models_param_reruns_only_what_reads_it(dag):
     run` started meanwhile stops at once with one line and leaves params.yaml to the first (it
     used to recompose it: the first trained the second's value)."""
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
-    first = subprocess.Popen(["dvc", "exp", "run", *(f"-S{o}" for o in SMALL), "-S",
-                              "models.vae.latent_dim=8"], cwd=dag.repo, env=env, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    first = subprocess.Popen(exp_cmd("models.vae.latent_dim=8"), cwd=dag.repo, env=env,
+                             text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     running = dag.repo / ".dvc/tmp/exps/run/workspace/workspace.json"  # DVC's, while it runs
     deadline = time.monotonic() + 120
     while not running.exists() and first.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
     composed = (dag.repo / "params.yaml").read_bytes()
-    second = subprocess.run(["dvc", "exp", "run", *(f"-S{o}" for o in SMALL), "-S",
-                             "models.vae.latent_dim=4"], cwd=dag.repo, env=env, text=True,
-                            capture_output=True, timeout=60, check=False)
+    second = subprocess.run(exp_cmd("models.vae.latent_dim=4"), cwd=dag.repo, env=env,
+                            text=True, capture_output=True, timeout=60, check=False)
     out = first.communicate(timeout=1800)[0]
     assert first.returncode == 0, out[-3000:]
     lines = (second.stdout + second.stderr).strip().splitlines()
