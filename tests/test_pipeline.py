@@ -39,12 +39,23 @@ def one_model_per_kind(root: Path) -> list[str]:
     return list(first.values())
 
 
-def sh(cmd: list[str], cwd: Path, timeout: int = 1800) -> str:
+def sh(cmd: list[str], cwd: Path, timeout: int = 1800, log: Path | None = None) -> str:
+    """Run `cmd`, fail with its output's tail. With `log`, its output goes to that file instead
+    of a pipe: a command that leaves a daemon behind (`dvc queue start`'s workers inherit its
+    stdout) would otherwise keep the pipe open, and this call waiting, as long as the daemon
+    lives."""
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
     env.pop("DVC_ROOT", None)
-    r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert r.returncode == 0, f"{' '.join(cmd)} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}"
-    return r.stdout + r.stderr
+    if log is None:
+        r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+        out = r.stdout + r.stderr
+    else:
+        with log.open("w") as f:
+            r = subprocess.run(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=f,
+                               stderr=subprocess.STDOUT, timeout=timeout)
+        out = log.read_text()
+    assert r.returncode == 0, f"{' '.join(cmd)} failed:\n{out[-6000:]}"
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -423,7 +434,7 @@ def test_switching_back_restores_the_chain_from_the_run_cache(dag):
     assert (dag.repo / "models" / "vae" / "model.pt").read_bytes() == dag.vae_model
 
 
-def test_queued_experiments_run_side_by_side_into_one_mlflow_database(dag):
+def test_queued_experiments_run_side_by_side_into_one_mlflow_database(dag, tmp_path):
     """Two queued, run by two workers; both succeed and both MLflow runs are FINISHED (one
     model, no study: `toolbox=none`, what the quickstart runs)."""
     from mlflow import MlflowClient
@@ -433,13 +444,18 @@ def test_queued_experiments_run_side_by_side_into_one_mlflow_database(dag):
         sh(["dvc", "exp", "run", "--queue", "-n", f"q{dim}", "-S", "data=digits", "-S",
             "budget=smoke", "-S", "model=[vae]", "-S", "toolbox=none", "-S",
             f"models.vae.latent_dim={dim}"], repo)
-    sh(["dvc", "queue", "start", "-j", "2"], repo)
-    deadline = time.time() + 900
-    while time.time() < deadline:
-        status = sh(["dvc", "queue", "status"], repo)
-        if "Queued" not in status and "Running" not in status:
-            break
-        time.sleep(3)
+    # the workers outlive `queue start` (they idle 60 s after the queue empties, and once one
+    # stayed up for good): its output goes to a file, and the workers are stopped when done
+    sh(["dvc", "queue", "start", "-j", "2"], repo, timeout=120, log=tmp_path / "start.log")
+    try:
+        deadline = time.time() + 900
+        while time.time() < deadline:
+            status = sh(["dvc", "queue", "status"], repo)
+            if "Queued" not in status and "Running" not in status:
+                break
+            time.sleep(3)
+    finally:
+        sh(["dvc", "queue", "stop"], repo, timeout=120)
     assert status.count("Success") == 2, status
     client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
     exp = client.get_experiment_by_name("genbench")
