@@ -2,7 +2,8 @@
 the pipeline here, before any stage deletes an output), check what the schema cannot (this
 machine, the split sizes, model names, the claims file: genbench.pipeline.precheck), and write each stage's view of
 it to params/ — the slice of the settings that stage reads, and the only one it can see — with
-the hash of each source file the stage runs (its code dependency: genbench.core.code)."""
+the hash of each source file the stage runs (its code dependency: genbench.core.code). Last,
+dvc.lock's entries of stages the selection no longer has are dropped (genbench.pipeline.lockfile)."""
 
 from genbench.cli import stage_main
 
@@ -14,9 +15,13 @@ def add(p):
     p.add_argument("--conf", help="the Hydra config folder (model names are checked against it)")
     p.add_argument("--claims", help="the claims file (parsed, its models checked: the claims "
                                     "stage would find a typo after DVC deleted its output)")
+    p.add_argument("--lock", help="dvc.lock: its entries of stages dvc.yaml no longer has are "
+                                  "dropped (genbench.pipeline.lockfile)")
 
 
 def run(a, params):
+    from pathlib import Path
+
     from genbench.core.code import Sources
     from genbench.core.config import write_views
     from genbench.pipeline.precheck import check, keep_last_valid
@@ -24,6 +29,10 @@ def run(a, params):
     check(params, a.conf, a.claims)
     write_views(params, a.out, Sources(a.src, a.stages))
     keep_last_valid(a.params, a.out)
+    if a.lock:
+        from genbench.pipeline.lockfile import current_stages, drop_stale_entries
+
+        drop_stale_entries(a.lock, current_stages(Path(a.lock).parent))
 
 
 def restore(a) -> str:

