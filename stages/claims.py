@@ -25,4 +25,4 @@ def run(a, params):
 
 
 if __name__ == "__main__":
-    stage_main(__doc__, add, run, "ClaimsView")
+    stage_main(__doc__, add, run, "ClaimsView", torch=False)

@@ -8,10 +8,10 @@ def add(p):
 
 
 def run(a, params):
-    from genbench.pipeline.prepare import download
+    from genbench.core.data import download
 
-    download(params, a.out)
+    download(params.data, a.out)
 
 
 if __name__ == "__main__":
-    stage_main(__doc__, add, run, "DownloadView")
+    stage_main(__doc__, add, run, "DownloadView", torch=False)

@@ -9,9 +9,9 @@ def add(p):
 
 
 def run(a, params):
-    from genbench.pipeline.prepare import preprocess
+    from genbench.core.data import preprocess
 
-    preprocess(params, a.raw, a.out)
+    preprocess(params.data, a.raw, a.out, params.seed)
 
 
 if __name__ == "__main__":

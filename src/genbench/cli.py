@@ -14,14 +14,16 @@ import sys
 from typing import Callable
 
 
-def _set_threads(threads: int) -> None:
+def _set_threads(threads: int, with_torch: bool = True) -> None:
     """Every thread pool of the process to ``train.threads`` (0 = the libraries' defaults):
-    torch's intra-op pool, and the BLAS/OpenMP pools numpy and scikit-learn use."""
+    torch's intra-op pool (``with_torch``), and the BLAS/OpenMP pools numpy and scikit-learn
+    use."""
     if not threads:
         return
-    import torch
+    if with_torch:
+        import torch
 
-    torch.set_num_threads(threads)
+        torch.set_num_threads(threads)
     try:
         from threadpoolctl import threadpool_limits
 
@@ -61,14 +63,17 @@ def _unselected(path: str) -> bool:
 def stage_main(description: str, add_args: Callable[[argparse.ArgumentParser], None],
                run: Callable[[argparse.Namespace, object], object], view: str,
                outputs: Callable[[argparse.Namespace], tuple[str | None, list[str]]] | None = None,
-               on_error: Callable[[argparse.Namespace], str] | None = None) -> None:
+               on_error: Callable[[argparse.Namespace], str] | None = None,
+               torch: bool = True) -> None:
     """Parse the stage's paths, load and validate its view of the params (``view``: the name
     of its class in :mod:`genbench.core.config`), then ``run(args, params)``.
 
     A study (``outputs`` given: its metrics file and output folders from the arguments) whose
     view says it is not selected writes :func:`write_unselected`'s stubs instead, in well under
     a second (no torch, no model). ``on_error(args)``: run on a user-facing failure, its words
-    appended to the one line (the params stage restores the last valid params.yaml)."""
+    appended to the one line (the params stage restores the last valid params.yaml).
+    ``torch=False``: a stage that computes nothing with torch (download, claims) leaves its
+    thread pool alone, so it does not pay torch's import (1.2 s) to set it."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--params", default="params.yaml",
                         help="the stage's view (params/...json, written by the params stage), "
@@ -92,7 +97,7 @@ def stage_main(description: str, add_args: Callable[[argparse.ArgumentParser], N
         if outputs is not None and getattr(params, "selected", True) is False:
             return write_unselected(study, *outputs(args))  # a whole params file, by hand
         threads = getattr(params, "train", None)
-        _set_threads(threads.threads if threads is not None else 1)
+        _set_threads(threads.threads if threads is not None else 1, torch)
         run(args, params)
     except GenbenchError as err:
         print(f"error: {err}{on_error(args) if on_error else ''}", file=sys.stderr)

@@ -1,5 +1,6 @@
-"""The pipeline's prefix: stages ``download``, ``preprocess`` and ``evaluator`` (the domain
-classifier behind every metric, with the train split's features and the real-data floor)."""
+"""Stage ``evaluator``: the domain classifier behind every metric, with the train split's
+features and the real-data floor. (The stages before it, ``download`` and ``preprocess``, are
+:func:`genbench.core.data.download` and :func:`genbench.core.data.preprocess`.)"""
 
 from __future__ import annotations
 
@@ -9,20 +10,11 @@ import torch
 
 from genbench.core import data as D
 from genbench.core import transforms as T
-from genbench.core.config import DownloadView, EvaluatorView, PreprocessView
+from genbench.core.config import EvaluatorView
 from genbench.core.errors import ConfigError
 from genbench.core.io import torch_save, write_json
 from genbench.nn import classifier as NC
 from genbench.pipeline.common import code_fingerprint, fingerprint, split_fingerprint
-
-
-# ----------------------------------------------------------------------------- data stages
-def download(params: DownloadView, out_dir) -> dict:
-    return D.download(params.data, out_dir)
-
-
-def preprocess(params: PreprocessView, raw_dir, out_dir) -> dict:
-    return D.preprocess(params.data, raw_dir, out_dir, params.seed)
 
 
 def _train_unpaired_classifier(params: EvaluatorView, processed_dir, meta: dict, out_path) -> dict:
