@@ -31,12 +31,11 @@ def current_stages(root: Path | str = ".") -> set[str]:
     """The names of the stages ``root``/dvc.yaml defines under the params.yaml now there (DVC's
     own templating: ``train@vae``, ``seed@gan-1``; the keys of ``root``/dvc.lock), read without
     DVC's repository lock, which the running `dvc repro` / `dvc exp run` holds."""
+    from dvc.dvcfile import load_file
     from dvc.repo import Repo
 
-    dvcfile = (Path(root) / "dvc.yaml").resolve()
-    with Repo(str(root)) as repo:
-        return {stage.name for stage in repo.index.stages
-                if getattr(stage, "name", None) and Path(stage.dvcfile.path).resolve() == dvcfile}
+    with Repo(str(root)) as repo:  # the stage names only: dvc.lock is not parsed (0.3 s, not 0.6)
+        return set(load_file(repo, str(Path(repo.root_dir) / "dvc.yaml")).stages.keys())
 
 
 def _entries(lines: list[str]) -> list[tuple[str | None, int, int]]:
