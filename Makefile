@@ -59,11 +59,10 @@ bench: install  ## training throughput per model and achieved GFLOP/s vs measure
 params: install  ## regenerate params.yaml from conf/ (dvc exp run does this itself)
 	$(BIN)/python -c "from genbench.core.config import write_params; write_params()"
 
-# MLflow 3.17's UI opens on its GenAI view (a switch kept in the browser's local storage);
-# the link below opens the training runs table (?workflowType=machine_learning) and sets it
-mlflow-ui: install  ## the MLflow UI of mlflow.db: open the link it prints
-	@echo "open http://127.0.0.1:5000/#/experiments?workflowType=machine_learning"
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1
+# MLflow 3.17's UI opens an experiment on its GenAI view (a switch kept in the browser); the
+# link printed goes to the genbench experiment's runs table itself (src/genbench/mlflow_ui.py)
+mlflow-ui: install  ## the MLflow UI of mlflow.db: open the link it prints (the runs table)
+	$(BIN)/python -m genbench.mlflow_ui
 
 # A team's tracking server: runs in a database backend store, artifacts under an artifact root
 # that the server serves (clients need no access to its disk). Bound to 127.0.0.1: put it behind

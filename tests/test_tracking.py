@@ -1,7 +1,7 @@
 """The sqlite tracking store under concurrent writers (parallel stages, `dvc queue start -j N`):
 four processes each log three runs at once (params, a 2,000-point loss history, metrics); every
 run is FINISHED with all its points, nested under the one pipeline run, and the database is in
-WAL mode."""
+WAL mode. The pipeline run's span, and `make mlflow-ui`'s link to the runs table."""
 
 from __future__ import annotations
 
@@ -70,3 +70,21 @@ def test_the_pipeline_run_spans_its_runs(tmp_path, monkeypatch):
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert len(children) == 2
     assert (parent.info.start_time, parent.info.end_time) == (1_000_000, 1_200_000)
+
+
+def test_mlflow_ui_links_the_experiments_runs_table(tmp_path):
+    """`make mlflow-ui`'s link: the runs page of the experiment (its id read from the database,
+    the Model training view in the URL); the experiments list before any run exists."""
+    from mlflow import MlflowClient
+
+    from genbench.mlflow_ui import runs_url
+
+    db = tmp_path / "mlflow.db"
+    assert runs_url(db, "genbench") == \
+        "http://127.0.0.1:5000/#/experiments?workflowType=machine_learning"
+    client = MlflowClient(f"sqlite:///{db}")
+    client.create_experiment("other")
+    exp_id = client.create_experiment("genbench")
+    assert runs_url(db, "genbench", port=5055) == \
+        f"http://127.0.0.1:5055/#/experiments/{exp_id}/runs?workflowType=machine_learning"
+    assert runs_url(db, "missing").endswith("/#/experiments?workflowType=machine_learning")
