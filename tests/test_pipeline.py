@@ -386,10 +386,12 @@ def test_a_small_selection_keeps_its_chains_and_runs_stubs_only(dag):
     assert "`studies` does not list cluster" in report
     claims = read(dag, "reports/claims.json")["claims"]
     assert claims["ring_gan_misses_modes"]["reason"] == "not selected: toys (studies)"
-    # the params stage dropped the whole-DAG run's lock entries of the stages now gone
+    # the params stage set the whole-DAG run's lock entries of the stages now gone aside
     lock = yaml.safe_load((dag.repo / "dvc.lock").read_text())["stages"]
     assert set(lock) == set(sh(["dvc", "stage", "list", "--name-only"], dag.repo).split())
     assert "train@vae" in lock and not any(s.startswith(("train@gan", "seed@")) for s in lock)
+    stash = yaml.safe_load((dag.repo / ".dvc/tmp/genbench-lock-stash.yaml").read_text())
+    assert "train@gan" in stash["stages"] and not set(stash["stages"]) & set(lock)
 
 
 def test_exp_run_of_one_models_param_reruns_only_what_reads_it(dag):

@@ -1,4 +1,5 @@
-"""dvc.lock entries of stages that dvc.yaml no longer has, dropped by the params stage.
+"""dvc.lock's entries of stages that dvc.yaml no longer has, set aside by the params stage and
+brought back when those stages return.
 
 dvc.yaml's stages follow the selection in params.yaml (``foreach: ${models}``, the seed
 matrices), so an experiment on a selection, e.g. the quickstart's ``model=[vae]``, has 17 of
@@ -6,12 +7,16 @@ the default run's 240 stages. DVC keeps the lock entries of the other 223 (on pu
 treeverse/dvc#5293, to ease switching branches) and, after every stage it runs, parses and
 rewrites the whole dvc.lock with a round-trip YAML parser: at 240 entries (350 KB) that took
 2.9 s per stage, at 17 entries 0.9 s (`dvc repro -f --single-item toys`, 2-core AMD EPYC,
-2026-12-04). Nothing reads the dropped entries: DVC restores a stage from its run cache by the
-stage's own command, dependencies and outputs, and ``git checkout -- dvc.lock`` brings the
-committed ones back.
+2026-12-04). So the params stage moves the entries of the stages that are gone to a stash file
+beside DVC's own temporary files, and moves an entry back to dvc.lock when its stage is in
+dvc.yaml again and dvc.lock has none: switching back to the whole selection then finds the
+lock as DVC would have kept it, and DVC skips a stage whose dependencies and outputs still
+match its entry (an entry is a claim DVC checks, never trusted: a stage whose files changed
+meanwhile reruns). A lost stash only costs reruns; ``git checkout -- dvc.lock`` brings the
+committed entries back.
 
-Only whole entries are removed; every kept line stays byte for byte, and the result is checked
-to parse to the same entries before it replaces the file (atomically).
+Only whole entries move; every line stays byte for byte, and each result is checked to parse
+to the entries it should hold before it replaces its file (atomically; the stash first).
 """
 
 from __future__ import annotations
@@ -49,35 +54,94 @@ def _entries(lines: list[str]) -> list[tuple[str | None, int, int]]:
              and not lines[i].startswith("  -") and lines[i].rstrip().endswith(":")]
     out = [(None, 0, heads[0] if heads else len(lines))]
     for k, i in enumerate(heads):
-        (name,) = yaml.safe_load(lines[i].strip())  # a one-key mapping: {name: None}
+        try:
+            (name,) = yaml.safe_load(lines[i].strip())  # a one-key mapping: {name: None}
+        except (yaml.YAMLError, TypeError, ValueError):
+            name = lines[i].strip()  # _split's check refuses the file
         out.append((str(name), i, heads[k + 1] if k + 1 < len(heads) else len(lines)))
     return out
 
 
-def drop_stale_entries(lock: Path | str, keep: set[str]) -> list[str]:
-    """Remove from ``lock`` the entries of stages not in ``keep``; returns their names (sorted).
-    A lock file this cannot split exactly is left as it is (DVC keeps working, only slower)."""
-    lock = Path(lock)
-    if not lock.exists():
-        return []
-    text = lock.read_text()
+def _load(text: str) -> dict:
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+
+
+def _split(text: str) -> tuple[str, dict[str, str], dict] | None:
+    """(the text before the entries, each entry's text by stage name, the parsed file) of a
+    lock-format text; None unless the pieces are exactly the file's entries."""
     lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
     entries = _entries(lines)
-    stale = sorted(name for name, _, _ in entries if name is not None and name not in keep)
-    if not stale:
-        return []
-    kept = "".join("".join(lines[a:b]) for name, a, b in entries if name is None or name in keep)
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    before, after = yaml.load(text, Loader=loader), yaml.load(kept, Loader=loader)
-    expected = {**before, "stages": {k: v for k, v in before["stages"].items() if k in keep}}
-    if after != expected:
-        log.warning("%s: not pruned (its entries could not be split exactly)", lock)
-        return []
+    head = "".join("".join(lines[a:b]) for name, a, b in entries if name is None)
+    blocks = {name: "".join(lines[a:b]) for name, a, b in entries if name is not None}
     try:
-        write_text(lock, kept)
+        parsed = _load(text)
+        if not isinstance(parsed, dict) or not head.rstrip().endswith("stages:") \
+                or set(blocks) != set(parsed.get("stages") or {}) \
+                or _load(head + "".join(blocks.values())) != parsed:
+            return None
+    except yaml.YAMLError:
+        return None
+    return head, blocks, parsed
+
+
+def move_entries(lock: Path | str, stash: Path | str, keep: set[str]) -> tuple[list[str], list[str]]:
+    """Move ``lock``'s entries of the stages not in ``keep`` to ``stash``, and ``stash``'s
+    entries of stages in ``keep`` that ``lock`` lacks back to ``lock``. Returns the names moved
+    out and back (sorted). A file this cannot split exactly is left as it is (a lock: nothing
+    moves, DVC keeps working, only slower; a stash: it is started again)."""
+    lock, stash = Path(lock), Path(stash)
+    if not lock.exists():
+        return [], []
+    split = _split(lock.read_text())
+    if split is None:
+        log.warning("%s: entries not moved (they could not be split exactly)", lock)
+        return [], []
+    head, entries, parsed = split
+    stashed, stash_parsed = {}, {}
+    if stash.exists():
+        s = _split(stash.read_text())
+        if s is None:
+            log.warning("%s: unreadable, started again", stash)
+        else:
+            _, stashed, stash_parsed = s
+    out = sorted(n for n in entries if n not in keep)
+    back = sorted(n for n in stashed if n in keep and n not in entries)
+    if not out and not back:
+        return [], []
+    new_lock = head + "".join(b for n, b in entries.items() if n in keep) \
+        + "".join(stashed[n] for n in back)
+    # the stash keeps no entry of a stage dvc.lock has (the lock's is newer) or gets back
+    old = [n for n in stashed if n not in entries and n not in back]
+    new_stash = "stages:\n" + "".join(stashed[n] for n in old) + "".join(entries[n] for n in out)
+    in_lock, in_stash = parsed.get("stages") or {}, stash_parsed.get("stages") or {}
+    want_lock = {**parsed, "stages": {**{n: v for n, v in in_lock.items() if n in keep},
+                                      **{n: in_stash[n] for n in back}}}
+    want_stash = {**{n: in_stash[n] for n in old}, **{n: in_lock[n] for n in out}}
+    if _load(new_lock) != want_lock or (_load(new_stash).get("stages") or {}) != want_stash:
+        log.warning("%s: entries not moved (the result did not parse back)", lock)
+        return [], []
+    try:
+        write_text(stash, new_stash)  # first: an entry is never only in memory
+        write_text(lock, new_lock)
     except DataError as err:
-        log.warning("%s: not pruned (%s)", lock, err)
-        return []
-    log.info("%s: dropped %d entries of stages dvc.yaml no longer has (%s%s)", lock, len(stale),
-             ", ".join(stale[:4]), ", ..." if len(stale) > 4 else "")
-    return stale
+        log.warning("%s: entries not moved (%s)", lock, err)
+        return [], []
+    log.info("%s: %d entries of stages dvc.yaml no longer has set aside in %s%s; %d brought "
+             "back", lock, len(out), stash, f" ({', '.join(out[:3])}, ...)" if out else "",
+             len(back))
+    return out, back
+
+
+def prune(lock: Path, stash: Path) -> tuple[list[str], list[str]]:
+    """The params stage's step: :func:`move_entries` with the stages of ``lock``'s dvc.yaml.
+    A speed-up only, so a failure to read the stage names is one warning, not a failed stage
+    (DVC keeps working with every entry, only slower)."""
+    try:
+        keep = current_stages(lock.parent)
+    except Exception as err:  # noqa: BLE001 - any DVC error: keep the lock as it is
+        log.warning("%s: entries not moved (the stage names of dvc.yaml: %s: %s)", lock,
+                    err.__class__.__name__, err)
+        return [], []
+    return move_entries(lock, stash, keep)
