@@ -3,8 +3,8 @@ the pipeline here, before any stage deletes an output), check what the schema ca
 machine, the split sizes, model names, the claims file: genbench.pipeline.precheck), and write each stage's view of
 it to params/ — the slice of the settings that stage reads, and the only one it can see — with
 the hash of each source file the stage runs (its code dependency: genbench.core.code). Last,
-dvc.lock's entries of stages the selection no longer has are set aside, and those of stages
-that are back return (genbench.pipeline.lockfile)."""
+dvc.lock's entries of stages the selection no longer has and whose files are gone are dropped
+(genbench.pipeline.lockfile)."""
 
 from genbench.cli import stage_main
 
@@ -16,9 +16,8 @@ def add(p):
     p.add_argument("--conf", help="the Hydra config folder (model names are checked against it)")
     p.add_argument("--claims", help="the claims file (parsed, its models checked: the claims "
                                     "stage would find a typo after DVC deleted its output)")
-    p.add_argument("--lock", help="dvc.lock: its entries of stages dvc.yaml no longer has are "
-                                  "set aside in --lock-stash (genbench.pipeline.lockfile)")
-    p.add_argument("--lock-stash", help="where they wait until their stages return")
+    p.add_argument("--lock", help="dvc.lock: its entries of stages dvc.yaml no longer has whose "
+                                  "files are gone are dropped (genbench.pipeline.lockfile)")
 
 
 def run(a, params):
@@ -31,10 +30,10 @@ def run(a, params):
     check(params, a.conf, a.claims)
     write_views(params, a.out, Sources(a.src, a.stages))
     keep_last_valid(a.params, a.out)
-    if a.lock and a.lock_stash:
+    if a.lock:
         from genbench.pipeline.lockfile import prune
 
-        prune(Path(a.lock), Path(a.lock_stash))
+        prune(Path(a.lock), Path(a.out).resolve())
 
 
 def restore(a) -> str:

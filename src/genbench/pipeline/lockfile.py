@@ -1,5 +1,4 @@
-"""dvc.lock's entries of stages that dvc.yaml no longer has, set aside by the params stage and
-brought back when those stages return.
+"""dvc.lock's entries that can no longer spare a stage a rerun, dropped by the params stage.
 
 dvc.yaml's stages follow the selection in params.yaml (``foreach: ${models}``, the seed
 matrices), so an experiment on a selection, e.g. the quickstart's ``model=[vae]``, has 17 of
@@ -7,16 +6,23 @@ the default run's 240 stages. DVC keeps the lock entries of the other 223 (on pu
 treeverse/dvc#5293, to ease switching branches) and, after every stage it runs, parses and
 rewrites the whole dvc.lock with a round-trip YAML parser: at 240 entries (350 KB) that took
 2.9 s per stage, at 17 entries 0.9 s (`dvc repro -f --single-item toys`, 2-core AMD EPYC,
-2026-12-04). So the params stage moves the entries of the stages that are gone to a stash file
-beside DVC's own temporary files, and moves an entry back to dvc.lock when its stage is in
-dvc.yaml again and dvc.lock has none: switching back to the whole selection then finds the
-lock as DVC would have kept it, and DVC skips a stage whose dependencies and outputs still
-match its entry (an entry is a claim DVC checks, never trusted: a stage whose files changed
-meanwhile reruns). A lost stash only costs reruns; ``git checkout -- dvc.lock`` brings the
+2026-12-04).
+
+An entry of a stage that is gone still matters while its files are there: switch back to a
+selection with that stage and DVC skips it if its dependencies and outputs still match the
+entry. It can no longer matter once one of those files is missing (DVC reruns a stage whose
+output is missing whatever the entry says, and one whose dependency, another stage's output,
+had to be made again), which is the case for every model stage of the default run in a fresh
+clone, whose DVC-cached files are not there. The stage's views (params/...json) do not count:
+the params stage writes the views of the selected models only and writes the same bytes
+again when a model returns. So the params stage drops exactly the entries of stages that are
+gone and miss another file; the rest stay as DVC keeps them (after `make repro`, every file is
+there: nothing is dropped). Putting an entry back when its stage returns would not help: DVC
+reads dvc.lock before the params stage runs. ``git checkout -- dvc.lock`` brings the
 committed entries back.
 
-Only whole entries move; every line stays byte for byte, and each result is checked to parse
-to the entries it should hold before it replaces its file (atomically; the stash first).
+Only whole entries are removed; every kept line stays byte for byte, and the result is checked
+to parse to the same entries before it replaces the file (atomically).
 """
 
 from __future__ import annotations
@@ -86,62 +92,54 @@ def _split(text: str) -> tuple[str, dict[str, str], dict] | None:
     return head, blocks, parsed
 
 
-def move_entries(lock: Path | str, stash: Path | str, keep: set[str]) -> tuple[list[str], list[str]]:
-    """Move ``lock``'s entries of the stages not in ``keep`` to ``stash``, and ``stash``'s
-    entries of stages in ``keep`` that ``lock`` lacks back to ``lock``. Returns the names moved
-    out and back (sorted). A file this cannot split exactly is left as it is (a lock: nothing
-    moves, DVC keeps working, only slower; a stash: it is started again)."""
-    lock, stash = Path(lock), Path(stash)
+def _missing_a_file(entry: dict, root: Path, views: Path) -> bool:
+    """The entry names a dependency or output that is not in the workspace, views aside."""
+    paths = [root / item["path"] for item in (entry.get("deps") or []) + (entry.get("outs") or [])]
+    return any(not p.exists() for p in paths if not p.is_relative_to(views))
+
+
+def drop_entries(lock: Path | str, keep: set[str], views: Path | str = "params") -> list[str]:
+    """Remove from ``lock`` the entries of stages not in ``keep`` that name a file missing in
+    the workspace (paths relative to the lock's folder), the views in the folder ``views``
+    (absolute, or relative to the lock's folder) aside; returns their names (sorted). A lock this cannot split exactly is left as it
+    is (DVC keeps working, only slower)."""
+    lock = Path(lock)
     if not lock.exists():
-        return [], []
+        return []
     split = _split(lock.read_text())
     if split is None:
-        log.warning("%s: entries not moved (they could not be split exactly)", lock)
-        return [], []
+        log.warning("%s: not pruned (its entries could not be split exactly)", lock)
+        return []
     head, entries, parsed = split
-    stashed, stash_parsed = {}, {}
-    if stash.exists():
-        s = _split(stash.read_text())
-        if s is None:
-            log.warning("%s: unreadable, started again", stash)
-        else:
-            _, stashed, stash_parsed = s
-    out = sorted(n for n in entries if n not in keep)
-    back = sorted(n for n in stashed if n in keep and n not in entries)
-    if not out and not back:
-        return [], []
-    new_lock = head + "".join(b for n, b in entries.items() if n in keep) \
-        + "".join(stashed[n] for n in back)
-    # the stash keeps no entry of a stage dvc.lock has (the lock's is newer) or gets back
-    old = [n for n in stashed if n not in entries and n not in back]
-    new_stash = "stages:\n" + "".join(stashed[n] for n in old) + "".join(entries[n] for n in out)
-    in_lock, in_stash = parsed.get("stages") or {}, stash_parsed.get("stages") or {}
-    want_lock = {**parsed, "stages": {**{n: v for n, v in in_lock.items() if n in keep},
-                                      **{n: in_stash[n] for n in back}}}
-    want_stash = {**{n: in_stash[n] for n in old}, **{n: in_lock[n] for n in out}}
-    if _load(new_lock) != want_lock or (_load(new_stash).get("stages") or {}) != want_stash:
-        log.warning("%s: entries not moved (the result did not parse back)", lock)
-        return [], []
+    stages = parsed["stages"]
+    root = lock.parent.resolve()
+    gone = sorted(n for n in entries
+                  if n not in keep and _missing_a_file(stages[n], root, root / views))
+    if not gone:
+        return []
+    kept = head + "".join(b for n, b in entries.items() if n not in gone)
+    want = {**parsed, "stages": {n: v for n, v in stages.items() if n not in gone}}
+    if _load(kept) != want:
+        log.warning("%s: not pruned (the result did not parse back)", lock)
+        return []
     try:
-        write_text(stash, new_stash)  # first: an entry is never only in memory
-        write_text(lock, new_lock)
+        write_text(lock, kept)
     except DataError as err:
-        log.warning("%s: entries not moved (%s)", lock, err)
-        return [], []
-    log.info("%s: %d entries of stages dvc.yaml no longer has set aside in %s%s; %d brought "
-             "back", lock, len(out), stash, f" ({', '.join(out[:3])}, ...)" if out else "",
-             len(back))
-    return out, back
+        log.warning("%s: not pruned (%s)", lock, err)
+        return []
+    log.info("%s: dropped %d entries of stages dvc.yaml no longer has whose files are gone "
+             "(%s, ...)", lock, len(gone), ", ".join(gone[:3]))
+    return gone
 
 
-def prune(lock: Path, stash: Path) -> tuple[list[str], list[str]]:
-    """The params stage's step: :func:`move_entries` with the stages of ``lock``'s dvc.yaml.
+def prune(lock: Path, views: Path | str = "params") -> list[str]:
+    """The params stage's step: :func:`drop_entries` with the stages of ``lock``'s dvc.yaml.
     A speed-up only, so a failure to read the stage names is one warning, not a failed stage
     (DVC keeps working with every entry, only slower)."""
     try:
         keep = current_stages(lock.parent)
     except Exception as err:  # noqa: BLE001 - any DVC error: keep the lock as it is
-        log.warning("%s: entries not moved (the stage names of dvc.yaml: %s: %s)", lock,
+        log.warning("%s: not pruned (the stage names of dvc.yaml: %s: %s)", lock,
                     err.__class__.__name__, err)
-        return [], []
-    return move_entries(lock, stash, keep)
+        return []
+    return drop_entries(lock, keep, views)
