@@ -388,12 +388,11 @@ def test_a_small_selection_keeps_its_chains_and_runs_stubs_only(dag):
     claims = read(dag, "reports/claims.json")["claims"]
     assert claims["ring_gan_misses_modes"]["reason"] == "not selected: toys (studies)"
     # the params stage dropped the lock entries of the stages now gone that miss a file (gan's
-    # model: its chain) and kept the others (their files are there, the views aside: DVC can
-    # still skip those stages when they return)
+    # model: its chain; which others DVC's stash around `exp run` leaves without their files
+    # varies: tests/test_lockfile.py checks that entries with all their files stay)
     lock = yaml.safe_load((dag.repo / "dvc.lock").read_text())["stages"]
     assert set(sh(["dvc", "stage", "list", "--name-only"], dag.repo).split()) <= set(lock)
     assert not {"train@gan", "sample@gan", "evaluate@gan"} & set(lock), sorted(lock)
-    assert {"seed@gan-1", "train@progan", "evaluate@progan", "seed@progan-1"} <= set(lock)
 
 
 def test_exp_run_of_one_models_param_reruns_only_what_reads_it(dag):

@@ -92,10 +92,13 @@ def _split(text: str) -> tuple[str, dict[str, str], dict] | None:
     return head, blocks, parsed
 
 
-def _missing_a_file(entry: dict, root: Path, views: Path) -> bool:
-    """The entry names a dependency or output that is not in the workspace, views aside."""
-    paths = [root / item["path"] for item in (entry.get("deps") or []) + (entry.get("outs") or [])]
-    return any(not p.exists() for p in paths if not p.is_relative_to(views))
+def _missing_file(entry: dict, root: Path, views: Path) -> str | None:
+    """A dependency or output the entry names that is not in the workspace, views aside."""
+    for item in (entry.get("deps") or []) + (entry.get("outs") or []):
+        p = root / item["path"]
+        if not p.is_relative_to(views) and not p.exists():
+            return item["path"]
+    return None
 
 
 def drop_entries(lock: Path | str, keep: set[str], views: Path | str = "params") -> list[str]:
@@ -113,8 +116,8 @@ def drop_entries(lock: Path | str, keep: set[str], views: Path | str = "params")
     head, entries, parsed = split
     stages = parsed["stages"]
     root = lock.parent.resolve()
-    gone = sorted(n for n in entries
-                  if n not in keep and _missing_a_file(stages[n], root, root / views))
+    missing = {n: _missing_file(stages[n], root, root / views) for n in entries if n not in keep}
+    gone = sorted(n for n, path in missing.items() if path)
     if not gone:
         return []
     kept = head + "".join(b for n, b in entries.items() if n not in gone)
@@ -128,7 +131,8 @@ def drop_entries(lock: Path | str, keep: set[str], views: Path | str = "params")
         log.warning("%s: not pruned (%s)", lock, err)
         return []
     log.info("%s: dropped %d entries of stages dvc.yaml no longer has whose files are gone "
-             "(%s, ...)", lock, len(gone), ", ".join(gone[:3]))
+             "(%s)", lock, len(gone), ", ".join(f"{n}: {missing[n]}" for n in gone[:3])
+             + (", ..." if len(gone) > 3 else ""))
     return gone
 
 
