@@ -104,8 +104,8 @@ def _missing_file(entry: dict, root: Path, views: Path) -> str | None:
 def drop_entries(lock: Path | str, keep: set[str], views: Path | str = "params") -> list[str]:
     """Remove from ``lock`` the entries of stages not in ``keep`` that name a file missing in
     the workspace (paths relative to the lock's folder), the views in the folder ``views``
-    (absolute, or relative to the lock's folder) aside; returns their names (sorted). A lock this cannot split exactly is left as it
-    is (DVC keeps working, only slower)."""
+    (absolute, or relative to the lock's folder) aside; returns their names (sorted). A lock
+    this cannot split exactly is left as it is (DVC keeps working, only slower)."""
     lock = Path(lock)
     if not lock.exists():
         return []
