@@ -39,13 +39,20 @@ def one_model_per_kind(root: Path) -> list[str]:
     return list(first.values())
 
 
+def dvc_env() -> dict[str, str]:
+    """The environment every command here runs in: this venv's tools first, no analytics, and
+    no DVC_ROOT inherited from a DVC stage that runs the tests."""
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    env.pop("DVC_ROOT", None)
+    return env
+
+
 def sh(cmd: list[str], cwd: Path, timeout: int = 1800, log: Path | None = None) -> str:
     """Run `cmd`, fail with its output's tail. With `log`, its output goes to that file instead
     of a pipe: a command that leaves a daemon behind (`dvc queue start`'s workers inherit its
     stdout) would otherwise keep the pipe open, and this call waiting, as long as the daemon
     lives."""
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
-    env.pop("DVC_ROOT", None)
+    env = dvc_env()
     if log is None:
         r = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
         out = r.stdout + r.stderr
@@ -401,7 +408,7 @@ def test_exp_run_of_one_models_param_reruns_only_what_reads_it(dag):
     depend on the whole models folder) and the report rerun, not pca's chain. A second `dvc exp
     run` started meanwhile stops at once with one line and leaves params.yaml to the first (it
     used to recompose it: the first trained the second's value)."""
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    env = dvc_env()
     first = subprocess.Popen(exp_cmd("models.vae.latent_dim=8"), cwd=dag.repo, env=env,
                              text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     running = dag.repo / ".dvc/tmp/exps/run/workspace/workspace.json"  # DVC's, while it runs
